@@ -1,0 +1,1 @@
+"""Per-file ingestion stages: exclude, map, validate, de-identify, stage. No Dagster here."""

@@ -1,0 +1,145 @@
+"""From the validated mapped frame to the de-identified research frame.
+
+Identifiers leave here as keyed pseudonyms, dates as keyed shifted day numbers and a calendar quarter, ages as
+bands; free text (doses, "other" protocol and medication answers) is read into coded values and then dropped.
+Free text is parsed once per distinct value and joined back, since there are few distinct values and many rows.
+The output frame has exactly the columns of research.responses (less the ones computed at load) plus the shifted
+day and the source row; nothing else can pass.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipelines.domain.dose import parse_dose
+from pipelines.domain.dose_bands import DoseBands, dose_band
+from pipelines.domain.instruments import score_instrument
+from pipelines.domain.protocol import normalise_protocol
+from pipelines.domain.safety import classify_medications
+from pipelines.privacy.pseudonym import day_shifts, normalise_key_values, pseudonymise
+from schemas.responses import AGE_BANDS, MISSING_CODES
+from schemas.study_config import StudyConfig
+
+_EPOCH = pd.Timestamp("1970-01-01")
+_AGE_EDGES = [17, 24, 34, 44, 54, 64, 200]
+STAGED_EXTRA = ("shifted_day", "source_row")
+
+
+def _blank_to_na(s: pd.Series) -> pd.Series:
+    s = s.astype("string").str.strip()
+    return s.mask(s.isin(MISSING_CODES))
+
+
+def _decode(s: pd.Series, codes: dict[str, str] | None) -> pd.Series:
+    s = _blank_to_na(s)
+    return s if codes is None else s.map(codes).astype("string")
+
+
+def _decode_multi(s: pd.Series, codes: dict[str, str]) -> pd.Series:
+    s = _blank_to_na(s)
+    return s.map(lambda v: sorted({codes[c.strip()] for c in v.split(",")}) if isinstance(v, str) else [])
+
+
+def age_bands(s: pd.Series) -> pd.Series:
+    """Whole-year ages to bands, top-coded at 65+."""
+    ages = pd.to_numeric(_blank_to_na(s), errors="coerce")
+    return pd.cut(ages, bins=_AGE_EDGES, labels=list(AGE_BANDS)).astype("string")
+
+
+def _per_distinct(frame: pd.DataFrame, func, out_columns: list[str]) -> pd.DataFrame:
+    """Apply `func(*row)` once per distinct row of `frame` and join the results back to every row."""
+    keys = list(frame.columns)
+    work = frame.astype("object").where(frame.notna(), None)
+    distinct = work.drop_duplicates().reset_index(drop=True)
+    results = pd.DataFrame([func(*row) for row in distinct.itertuples(index=False, name=None)], columns=out_columns)
+    table = pd.concat([distinct, results], axis=1)
+    merged = work.reset_index().merge(table, on=keys, how="left").set_index("index")
+    return merged.loc[frame.index, out_columns]
+
+
+def _doses(substance: pd.Series, text: pd.Series, study: StudyConfig, bands: DoseBands) -> pd.DataFrame:
+    def one(sub, txt):
+        if sub is None:
+            return (None, None, "missing" if txt is None else "unparseable", "unknown")
+        r = parse_dose(sub, txt, tab_strength_ug=study.dose.tab_strength_ug)
+        return (r.amount, r.unit, r.status, dose_band(sub, r.amount, bands))
+
+    frame = pd.DataFrame({"s": substance, "t": _blank_to_na(text)})
+    return _per_distinct(frame, one, ["dose_amount", "dose_unit", "dose_status", "dose_band"])
+
+
+def _protocols(coded: pd.Series, other_text: pd.Series, stack: pd.Series) -> pd.DataFrame:
+    def one(code, text):
+        r = normalise_protocol(code, text)
+        return (r.protocol, r.days_on, r.days_off, list(r.stack_components))
+
+    frame = pd.DataFrame({"c": coded, "t": other_text})
+    out = _per_distinct(frame, one, ["protocol", "days_on", "days_off", "text_stack"])
+    out["stack_components"] = [sorted(set(a) | set(b)) for a, b in zip(stack, out.pop("text_stack"))]
+    return out
+
+
+def _medications(coded: pd.Series, other_text: pd.Series) -> pd.Series:
+    frame = pd.DataFrame({"c": coded.map(lambda xs: ",".join(xs)), "t": other_text})
+    out = _per_distinct(frame, lambda c, t: (sorted(classify_medications(c.split(",") if c else [], t)),), ["m"])
+    return out["m"]
+
+
+def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, wave: str, key: bytes, source_file: str,
+               source_rows: pd.Series, bands: DoseBands) -> pd.DataFrame:
+    """The research frame for the accepted rows of one chunk."""
+    f = study.fields
+    out = pd.DataFrame(index=mapped.index)
+    out["study"] = study.study
+    pid = pseudonymise(normalise_key_values(mapped["participant_key"], study.participant_key.normalise), key, study=study.study)
+    out["participant_id"] = pid
+    out["wave"] = wave
+    recorded = pd.to_datetime(mapped["recorded"].str.strip(), format="mixed")
+    out["days_since_baseline"] = pd.array([pd.NA] * len(out), dtype="Int32")
+    out["response_quarter"] = (recorded.dt.year.astype("string") + "-Q" + recorded.dt.quarter.astype("string"))
+    out["age_band"] = age_bands(mapped["age"]) if "age" in f else pd.NA
+    for name in ("gender", "country", "substance"):
+        out[name] = _decode(mapped[name], f[name].codes) if name in f else pd.NA
+    out["substance"] = out["substance"].astype("string")
+
+    dose_text = mapped["dose_text"] if "dose_text" in f else pd.Series(None, index=mapped.index, dtype="string")
+    out = out.join(_doses(out["substance"], dose_text, study, bands))
+
+    stack = _decode_multi(mapped["stack_components"], f["stack_components"].codes) if "stack_components" in f else pd.Series([[]] * len(out), index=out.index)
+    if "protocol" in f:
+        other = _blank_to_na(mapped["protocol_other_text"]) if f["protocol"].other_text_column else pd.Series(pd.NA, index=out.index, dtype="string")
+        out = out.join(_protocols(_decode(mapped["protocol"], f["protocol"].codes), other, stack))
+    else:
+        out["protocol"], out["days_on"], out["days_off"], out["stack_components"] = pd.NA, pd.NA, pd.NA, stack
+
+    if "medications" in f:
+        coded = _decode_multi(mapped["medications"], f["medications"].codes)
+        other = _blank_to_na(mapped["medications_other_text"]) if f["medications"].other_text_column else pd.Series(pd.NA, index=out.index, dtype="string")
+        out["medication_classes"] = _medications(coded, other)
+    else:
+        out["medication_classes"] = [[] for _ in range(len(out))]
+
+    for inst, n_items in (("phq9", 9), ("gad7", 7)):
+        items = pd.DataFrame(index=out.index)
+        if inst in study.instruments:
+            coding = study.instruments[inst].coding
+            for i in range(1, n_items + 1):
+                items[f"{inst}_item{i}"] = _blank_to_na(mapped[f"{inst}_item{i}"]).map(coding).astype("Int64")
+            scores = score_instrument(inst, items)
+        else:
+            for i in range(1, n_items + 1):
+                items[f"{inst}_item{i}"] = pd.array([pd.NA] * len(out), dtype="Int64")
+            scores = pd.DataFrame({f"{inst}_total": pd.array([pd.NA] * len(out), dtype="Int64"),
+                                   f"{inst}_band": pd.array([pd.NA] * len(out), dtype="string")}, index=out.index)
+        out = out.join(items).join(scores[[f"{inst}_total", f"{inst}_band"]])
+
+    out["flag_phq9_item9"] = (out["phq9_item9"] >= 1).astype("boolean")
+    out["flag_above_micro"] = (out["dose_band"] == "above_micro").astype("boolean")
+    out["flag_daily_dosing"] = (out["protocol"] == "daily").astype("boolean")
+    out["flag_interacting_medication"] = out["medication_classes"].map(bool).astype("boolean")
+    out["source_file"] = source_file
+    out["loaded_at"] = pd.NaT
+    shift = day_shifts(pid, key)
+    out["shifted_day"] = ((recorded.dt.normalize() - _EPOCH).dt.days.astype("Int64") + shift).astype("Int64")
+    out["source_row"] = source_rows.astype("int64")
+    return out

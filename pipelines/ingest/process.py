@@ -1,0 +1,147 @@
+"""One landing file through exclusion, mapping, validation and de-identification, in bounded chunks.
+
+Accepted rows are written to staging Parquet (de-identified already), and quarantine entries (row, column, check:
+never a value) beside them, one part per chunk, so memory does not grow with the export. The outcome carries only
+counts and names, so it is safe to put in Dagster metadata and logs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from pipelines.domain.dose_bands import DoseBands
+from pipelines.ingest.deidentify import deidentify
+from pipelines.ingest.fingerprint import file_sha256
+from pipelines.ingest.mapping import check_columns, exclusion_reasons, map_columns, unmapped_columns
+from pipelines.privacy.safe_report import FailureTally, failures_from
+from pipelines.readers import open_export
+from schemas.responses import DeidentifiedResponses, mapped_schema
+from schemas.study_config import StudyConfig
+
+
+class DeidentifiedFrameError(RuntimeError):
+    """The de-identified frame broke its own contract: a pipeline bug, reported by column and check only."""
+
+
+@dataclass
+class FileOutcome:
+    """Value-free account of one file: counts, names and where the staged parts are."""
+
+    study: str
+    file_name: str
+    sha256: str
+    wave: str
+    staging_dir: Path
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    excluded: Counter = field(default_factory=Counter)
+    failures: FailureTally = field(default_factory=FailureTally)
+    seen_unanswered: Counter = field(default_factory=Counter)
+    unmapped_columns: list[str] = field(default_factory=list)
+    duplicate_of: str | None = None  # the name these bytes were already loaded under
+
+    @property
+    def rows_excluded(self) -> int:
+        return sum(self.excluded.values())
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.rows_accepted + self.rows_quarantined + self.rows_excluded
+
+    @property
+    def responses_glob(self) -> str:
+        return str(self.staging_dir / "responses-*.parquet")
+
+    @property
+    def quarantine_glob(self) -> str:
+        return str(self.staging_dir / "quarantine-*.parquet")
+
+
+def staging_dir_for(staging_root: Path, study: str, sha256: str) -> Path:
+    return Path(staging_root) / study / sha256[:16]
+
+
+def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes, staging_root: Path,
+                 chunk_rows: int = 50_000, bands: DoseBands | None = None, sha256: str | None = None) -> FileOutcome:
+    """Stage one export; raises ExportReadError / StudyConfigError (value-free) if it cannot be read."""
+    path = Path(path)
+    sha256 = sha256 or file_sha256(path)
+    wave = study.wave_for(path.name)
+    reader = open_export(path, chunk_rows=chunk_rows)
+    check_columns(study, reader.names, study_file=study_file, file_name=path.name)
+    schema = mapped_schema(study)
+    bands = bands or DoseBands.from_config(study.dose.bands)
+    out_dir = staging_dir_for(staging_root, study.study, sha256)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    outcome = FileOutcome(study.study, path.name, sha256, wave.name, out_dir,
+                          unmapped_columns=unmapped_columns(study, reader.names))
+
+    for part, chunk in enumerate(reader.iter_chunks()):
+        outcome.rows_read += len(chunk)
+        reasons = exclusion_reasons(chunk, study)
+        outcome.excluded.update(reasons.dropna().value_counts().to_dict())
+        kept = chunk[reasons.isna()]
+        mapped = map_columns(kept, study)
+        for column in mapped.columns:
+            if column != "participant_key" and not column.endswith("_other_text"):
+                n = int((mapped[column].str.strip() == "-99").sum())
+                if n:
+                    outcome.seen_unanswered[column] += n
+        failing = _validate(mapped, schema, outcome)
+        if failing:
+            bad = sorted(failing)
+            q = pd.DataFrame(
+                [(study.study, path.name, sha256, int(kept.at[i, "__row"]), col, check) for i, col, check in _flatten(failing)],
+                columns=["study", "file_name", "file_sha256", "source_row", "column_name", "check_name"],
+            )
+            q.to_parquet(out_dir / f"quarantine-{part:05d}.parquet", index=False)
+            outcome.rows_quarantined += len(bad)
+            mapped = mapped.drop(index=bad)
+        if mapped.empty:
+            continue
+        research = deidentify(mapped, study, wave=wave.name, key=key, source_file=path.name,
+                              source_rows=kept.loc[mapped.index, "__row"], bands=bands)
+        _check_contract(research)
+        research.to_parquet(out_dir / f"responses-{part:05d}.parquet", index=False)
+        outcome.rows_accepted += len(research)
+    return outcome
+
+
+def _validate(mapped: pd.DataFrame, schema: pa.DataFrameSchema, outcome: FileOutcome) -> dict[int, list[tuple[str, str]]]:
+    """Failing row index -> [(column, check)]; tallies per column and check."""
+    try:
+        schema.validate(mapped, lazy=True)
+    except SchemaErrors as errors:
+        failing: dict[int, list[tuple[str, str]]] = {}
+        for failure in failures_from(errors):
+            outcome.failures.add(failure.column, failure.check)
+            if failure.index is None:
+                raise DeidentifiedFrameError(
+                    f"{outcome.file_name}: mapped frame failed check {failure.check!r} on {failure.column!r} as a whole"
+                ) from None
+            failing.setdefault(failure.index, []).append((failure.column, failure.check))
+        return failing
+    return {}
+
+
+def _flatten(failing: dict[int, list[tuple[str, str]]]):
+    for index in sorted(failing):
+        for column, check in failing[index]:
+            yield index, column, check
+
+
+def _check_contract(research: pd.DataFrame) -> None:
+    try:
+        DeidentifiedResponses.validate(research, lazy=True)
+    except SchemaErrors as errors:
+        problems = sorted({f"{f.column}:{f.check}" for f in failures_from(errors)})
+        raise DeidentifiedFrameError(f"de-identified frame failed its contract: {problems}") from None

@@ -1,0 +1,69 @@
+"""Keyed pseudonyms (HMAC-SHA256) and keyed date shifts.
+
+A plain hash of an email is re-identifiable by a dictionary attack; an HMAC with a secret key kept outside the
+data and the repository is not, and still links the same person across waves. The key file is created with
+mode 0600 on first use. Dates are never stored: each participant's dates are shifted by a keyed offset so that
+intervals between their responses survive exactly while the calendar dates do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+KEY_BYTES = 32
+MAX_SHIFT_DAYS = 3650
+
+
+class PseudonymKeyError(RuntimeError):
+    """The key file exists but cannot be used."""
+
+
+def load_or_create_key(path: Path, *, notify=lambda msg: print(msg, file=sys.stderr)) -> bytes:
+    """Read the secret key, creating it (0600, in a 0700 folder) with a one-line notice the first time."""
+    path = Path(path)
+    if path.exists():
+        text = path.read_text(encoding="ascii").strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            raise PseudonymKeyError(f"{path}: expected {KEY_BYTES * 2} hexadecimal characters") from None
+        if len(key) < 16:
+            raise PseudonymKeyError(f"{path}: key too short; expected {KEY_BYTES * 2} hexadecimal characters")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_bytes(KEY_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key.hex() + "\n")
+    notify(f"Created pseudonymisation key {path} (mode 0600): keep it secret and backed up; without it waves no longer link.")
+    return key
+
+
+def normalise_key_values(values: pd.Series, how: str) -> pd.Series:
+    """Trim (and lower-case emails) so that the same person gets the same pseudonym in every wave."""
+    out = values.astype("string").str.strip()
+    return out.str.lower() if how == "email" else out
+
+
+def pseudonymise(values: pd.Series, key: bytes, *, study: str) -> pd.Series:
+    """HMAC-SHA256 hex digests, scoped by study so that one person's IDs do not link across studies."""
+    prefix = study.encode() + b"\x1f"
+    return values.map(
+        lambda v: None if v is None or v is pd.NA or v == "" else hmac.new(key, prefix + v.encode(), hashlib.sha256).hexdigest()
+    ).astype("string")
+
+
+def day_shifts(pseudonyms: pd.Series, key: bytes) -> pd.Series:
+    """A keyed offset in days per participant, in [0, MAX_SHIFT_DAYS), derived from the pseudonym."""
+    def shift(p: str) -> int:
+        digest = hmac.new(key, b"date-shift\x1f" + p.encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:4], "big") % MAX_SHIFT_DAYS
+
+    return pseudonyms.map(lambda p: shift(p) if isinstance(p, str) else pd.NA).astype("Int64")

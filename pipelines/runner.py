@@ -1,0 +1,150 @@
+"""Running the pipeline over the landing folder through Dagster, on the instance in DAGSTER_HOME.
+
+Used by `survey-pipeline run` (and so `make run`). A file is new when its (study, name, SHA-256) has no record in
+ops.ingested_files; new files run one at a time through the `ingest_file` job, then the `publish` job rebuilds
+the public tier once. Everything reported comes from ops.ingested_files, whose messages are value-free.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import REPO_ROOT, Settings
+
+DAGSTER_YAML = REPO_ROOT / ".dagster" / "dagster.yaml"
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+@dataclass
+class RunSummary:
+    seeded_from: Path | None = None
+    new_files: list[str] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
+    published: bool = False
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.records if r["status"] == "failed"]
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Point DAGSTER_HOME at the configured folder, giving it the repository's dagster.yaml if it has none."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and DAGSTER_YAML.exists():
+        shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def seed_sample(settings: Settings) -> Path | None:
+    """Copy the bundled sample studies into the landing folder when it holds no study yet."""
+    landing = settings.landing_dir
+    has_study = landing.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in landing.iterdir())
+    if has_study or not settings.sample_dir.is_dir():
+        return None
+    landing.mkdir(parents=True, exist_ok=True)
+    for study_dir in sorted(p for p in settings.sample_dir.iterdir() if p.is_dir()):
+        shutil.copytree(study_dir, landing / study_dir.name)
+    return settings.sample_dir
+
+
+def known_files(warehouse: Path, *, retry_failed: bool) -> set[tuple[str, str, str]]:
+    """(study, file name, sha256) already processed, read from the live warehouse."""
+    if not warehouse.exists():
+        return set()
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        exists = conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
+        ).fetchone()[0]
+        if not exists:
+            return set()
+        where = "WHERE status <> 'failed'" if retry_failed else ""
+        return set(conn.execute(f"SELECT study, file_name, file_sha256 FROM ops.ingested_files {where}").fetchall())
+
+
+def file_records(warehouse: Path, files: list[tuple[str, str, str]]) -> list[dict]:
+    if not files or not warehouse.exists():
+        return []
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        conn.execute("CREATE TEMP TABLE wanted (study VARCHAR, file_name VARCHAR, file_sha256 VARCHAR)")
+        conn.executemany("INSERT INTO wanted VALUES (?, ?, ?)", files)
+        cursor = conn.execute(
+            """SELECT f.study, f.file_name, f.status, f.rows_read, f.rows_accepted, f.rows_quarantined,
+                      f.rows_excluded, f.error
+               FROM ops.ingested_files f JOIN wanted USING (study, file_name, file_sha256)
+               ORDER BY f.study, f.file_name"""
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool = False) -> RunSummary:
+    """Process every new landing file through Dagster, then rebuild the public tier if anything changed."""
+    import dagster as dg
+
+    from pipelines.defs.partitions import landing_files, partition_key
+    from pipelines.defs.sensors import landing_files_on_disk
+    from pipelines.definitions import defs
+    from pipelines.ingest.fingerprint import file_sha256
+
+    summary = RunSummary()
+    if seed:
+        summary.seeded_from = seed_sample(settings)
+    prepare_dagster_home(settings)
+    done = known_files(settings.warehouse, retry_failed=retry_failed)
+    todo = []
+    for study, name, path in landing_files_on_disk(settings.landing_dir):
+        sha = file_sha256(path)
+        if (study, name, sha) not in done:
+            todo.append((study, name, sha))
+    summary.new_files = [f"{s}/{n}" for s, n, _ in todo]
+    if not todo:
+        return summary
+
+    ingest = defs.resolve_job_def("ingest_file")
+    with dg.DagsterInstance.get() as instance:
+        for study, name, _ in todo:
+            try:
+                key = partition_key(study, name)
+            except ValueError as exc:
+                summary.records.append({"study": study, "file_name": name, "status": "failed", "error": str(exc)})
+                continue
+            instance.add_dynamic_partitions(landing_files.name, [key])
+            ingest.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
+                                      run_config=QUIET_RUN_CONFIG, tags={"survey/trigger": "survey-pipeline run"})
+        records = file_records(settings.warehouse, todo)
+        seen = {(r["study"], r["file_name"]) for r in records}
+        summary.records += records + [
+            {"study": s, "file_name": n, "status": "failed",
+             "error": f"{n}: the run ended before the file was recorded; see the run in the Dagster UI"}
+            for s, n, _ in todo if (s, n) not in seen and not any(r["file_name"] == n for r in summary.records)
+        ]
+        if any(r["status"] == "loaded" for r in summary.records) or not _public_exists(settings.warehouse):
+            result = defs.resolve_job_def("publish").execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
+                tags={"survey/trigger": "survey-pipeline run"})
+            summary.published = result.success
+    return summary
+
+
+def _public_exists(warehouse: Path) -> bool:
+    if not warehouse.exists():
+        return False
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return bool(conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'public'").fetchone()[0])
+
+
+def table_counts(path: Path) -> list[tuple[str, int]]:
+    if not path.exists():
+        return []
+    with duckdb.connect(str(path), read_only=True) as conn:
+        tables = conn.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+        return [(t, conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for (t,) in tables]

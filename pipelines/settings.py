@@ -1,0 +1,63 @@
+"""Where the pipeline reads and writes, from environment variables with embedded defaults.
+
+Every path is resolved at call time (never at import) so tests and users can point the pipeline elsewhere by
+setting a variable. Relative defaults are taken from the repository root, not the current directory, so a
+command run from a sub-folder still finds the same landing folder and warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "SURVEY_LANDING_DIR": "data/landing",
+    "SURVEY_STUDIES_DIR": "schemas/studies",
+    "SURVEY_WAREHOUSE": "data/warehouse/survey.duckdb",
+    "SURVEY_PSEUDONYM_KEY_FILE": "data/secrets/pseudonym.key",
+    "SURVEY_STAGING_DIR": "data/staging",
+    "SURVEY_SAMPLE_DIR": "data/sample",
+    "DAGSTER_HOME": ".dagster",
+}
+
+
+def _path(variable: str) -> Path:
+    raw = os.environ.get(variable) or DEFAULTS[variable]
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations for one pipeline invocation."""
+
+    landing_dir: Path
+    studies_dir: Path
+    warehouse: Path
+    pseudonym_key_file: Path
+    staging_dir: Path
+    sample_dir: Path
+    dagster_home: Path
+    chunk_rows: int
+
+    @property
+    def analytics_copy(self) -> Path:
+        """The published read-only copy analysts query, beside the live warehouse."""
+        return self.warehouse.with_name("analytics.duckdb")
+
+
+def load_settings() -> Settings:
+    """Read the environment now; cheap, so callers resolve settings when they run, not when they import."""
+    return Settings(
+        landing_dir=_path("SURVEY_LANDING_DIR"),
+        studies_dir=_path("SURVEY_STUDIES_DIR"),
+        warehouse=_path("SURVEY_WAREHOUSE"),
+        pseudonym_key_file=_path("SURVEY_PSEUDONYM_KEY_FILE"),
+        staging_dir=_path("SURVEY_STAGING_DIR"),
+        sample_dir=_path("SURVEY_SAMPLE_DIR"),
+        dagster_home=_path("DAGSTER_HOME"),
+        chunk_rows=int(os.environ.get("SURVEY_CHUNK_ROWS", "50000")),
+    )

@@ -1,0 +1,137 @@
+"""Loading one staged file into the warehouse, in one transaction, and recording every file's fate.
+
+A file is identified by its bytes (SHA-256): the same bytes load once, under any name. Within a file, a
+participant who answered the same wave twice keeps the latest response; the earlier one is counted as excluded.
+A later file replaces a participant's earlier row for the same wave (exports are usually cumulative). On any
+error the transaction is rolled back, so the warehouse is as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.ingest.process import FileOutcome
+from pipelines.warehouse.tables import INGESTED_FILES, RESPONSES, column_names, ensure_tables
+
+_RESEARCH_COLUMNS = column_names(RESPONSES)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    status: str  # loaded | duplicate
+    rows_accepted: int
+    rows_excluded: int
+    duplicate_of: str | None = None
+
+
+def already_loaded(conn, sha256: str) -> str | None:
+    """The name under which these bytes were loaded, if they were."""
+    ensure_tables(conn)
+    row = conn.execute(
+        "SELECT file_name FROM ops.ingested_files WHERE file_sha256 = ? AND status = 'loaded' LIMIT 1", [sha256]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult:
+    """Move one file's staged rows into research.responses and its record into ops.ingested_files, atomically."""
+    ensure_tables(conn)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        previous = conn.execute(
+            "SELECT file_name FROM ops.ingested_files WHERE file_sha256 = ? AND status = 'loaded' LIMIT 1",
+            [outcome.sha256],
+        ).fetchone()
+        if previous or outcome.duplicate_of:
+            first_name = previous[0] if previous else outcome.duplicate_of
+            if first_name != outcome.file_name:  # the same bytes under a new name: note it, load nothing
+                _record(conn, outcome, status="duplicate", accepted=0, excluded={}, quarantined=0)
+            conn.execute("COMMIT")
+            return LoadResult("duplicate", 0, 0, duplicate_of=first_name)
+
+        has_rows = outcome.rows_accepted > 0
+        superseded = 0
+        if has_rows:
+            conn.execute(
+                f"""CREATE OR REPLACE TEMP TABLE staged AS
+                    SELECT * FROM read_parquet(?, union_by_name = true)
+                    QUALIFY row_number() OVER (PARTITION BY study, participant_id, wave
+                                               ORDER BY shifted_day DESC NULLS LAST, source_row DESC) = 1""",
+                [outcome.responses_glob],
+            )
+            kept = conn.execute("SELECT count(*) FROM staged").fetchone()[0]
+            superseded = outcome.rows_accepted - kept
+            conn.execute(
+                """DELETE FROM research.responses r USING staged s
+                   WHERE r.study = s.study AND r.participant_id = s.participant_id AND r.wave = s.wave"""
+            )
+            cols = ", ".join(_RESEARCH_COLUMNS)
+            select = ", ".join("now()::TIMESTAMP" if c == "loaded_at" else f"s.{c}" for c in _RESEARCH_COLUMNS)
+            conn.execute(f"INSERT INTO research.responses ({cols}) SELECT {select} FROM staged s")
+            conn.execute(
+                """INSERT OR REPLACE INTO ops.response_days
+                   SELECT study, participant_id, wave, shifted_day FROM staged"""
+            )
+            _refresh_days_since_baseline(conn, outcome.study, baseline_wave)
+            conn.execute("DROP TABLE staged")
+        if outcome.rows_quarantined:
+            conn.execute(
+                """INSERT INTO ops.quarantine
+                   SELECT study, file_name, file_sha256, source_row, column_name, check_name, now()::TIMESTAMP
+                   FROM read_parquet(?)""",
+                [outcome.quarantine_glob],
+            )
+        excluded = dict(outcome.excluded)
+        if superseded:
+            excluded["superseded_duplicate"] = superseded
+        accepted = outcome.rows_accepted - superseded
+        _record(conn, outcome, status="loaded", accepted=accepted, excluded=excluded, quarantined=outcome.rows_quarantined)
+        conn.execute("COMMIT")
+        return LoadResult("loaded", accepted, sum(excluded.values()))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _refresh_days_since_baseline(conn, study: str, baseline_wave: str) -> None:
+    """Recompute intervals for the study: a follow-up may arrive before or after its baseline."""
+    conn.execute(
+        """UPDATE research.responses r
+           SET days_since_baseline = d.shifted_day - b.shifted_day
+           FROM ops.response_days d
+           JOIN ops.response_days b ON b.study = d.study AND b.participant_id = d.participant_id AND b.wave = ?
+           WHERE r.study = ? AND d.study = r.study AND d.participant_id = r.participant_id AND d.wave = r.wave""",
+        [baseline_wave, study],
+    )
+
+
+def _record(conn, outcome: FileOutcome, *, status: str, accepted: int, excluded: dict, quarantined: int, error: str | None = None) -> None:
+    conn.execute(
+        "DELETE FROM ops.ingested_files WHERE study = ? AND file_name = ? AND file_sha256 = ?",
+        [outcome.study, outcome.file_name, outcome.sha256],
+    )
+    conn.execute(
+        f"INSERT INTO ops.ingested_files ({', '.join(column_names(INGESTED_FILES))}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, MAP(?::VARCHAR[], ?::BIGINT[]), ?, now()::TIMESTAMP)",
+        [outcome.study, outcome.file_name, outcome.sha256, outcome.wave, status, outcome.rows_read, accepted,
+         quarantined, sum(excluded.values()), list(excluded.keys()), [int(v) for v in excluded.values()], error],
+    )
+
+
+def record_failure(conn, *, study: str, file_name: str, sha256: str, wave: str | None, error: str) -> None:
+    """Record a file that could not be processed; `error` must already be value-free (our own messages)."""
+    ensure_tables(conn)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(
+            "DELETE FROM ops.ingested_files WHERE study = ? AND file_name = ? AND file_sha256 = ?", [study, file_name, sha256]
+        )
+        conn.execute(
+            f"INSERT INTO ops.ingested_files ({', '.join(column_names(INGESTED_FILES))}) "
+            "VALUES (?, ?, ?, ?, 'failed', NULL, NULL, NULL, NULL, NULL, ?, now()::TIMESTAMP)",
+            [study, file_name, sha256, wave, error],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

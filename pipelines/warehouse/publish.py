@@ -1,0 +1,85 @@
+"""The public tier and the analysts' copy: the only code that writes `public.*`.
+
+Public tables hold aggregates only, and every cell of fewer than MIN_CELL participants has its figures withheld
+(NULL) and `suppressed` set. Analysts query a published copy (analytics.duckdb), written to a new file and renamed
+into place, so a running ingestion never holds a lock they wait on, and restricted tables are never in it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from pipelines.warehouse.tables import ALL_TABLES, OUTCOMES_BY_PROTOCOL_DOSE, column_names, ensure_tables
+
+MIN_CELL = 11
+
+
+def build_outcomes_by_protocol_dose(conn) -> dict[str, int]:
+    """Rebuild public.outcomes_by_protocol_dose from research.responses; returns cell counts."""
+    ensure_tables(conn)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute("DELETE FROM public.outcomes_by_protocol_dose")
+        conn.execute(
+            f"""INSERT INTO public.outcomes_by_protocol_dose ({', '.join(column_names(OUTCOMES_BY_PROTOCOL_DOSE))})
+            WITH cells AS (
+                SELECT study, coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
+                       coalesce(dose_band, 'unknown') AS dose_band, wave,
+                       count(DISTINCT participant_id) AS n,
+                       count(phq9_total) AS phq9_n, avg(phq9_total) AS phq9_mean,
+                       count(gad7_total) AS gad7_n, avg(gad7_total) AS gad7_mean
+                FROM research.responses
+                GROUP BY ALL
+            )
+            SELECT study, substance, protocol, dose_band, wave,
+                   CASE WHEN n < {MIN_CELL} THEN NULL ELSE n END,
+                   CASE WHEN n < {MIN_CELL} OR phq9_n < {MIN_CELL} THEN NULL ELSE phq9_n END,
+                   CASE WHEN n < {MIN_CELL} OR phq9_n < {MIN_CELL} THEN NULL ELSE round(phq9_mean, 2) END,
+                   CASE WHEN n < {MIN_CELL} OR gad7_n < {MIN_CELL} THEN NULL ELSE gad7_n END,
+                   CASE WHEN n < {MIN_CELL} OR gad7_n < {MIN_CELL} THEN NULL ELSE round(gad7_mean, 2) END,
+                   n < {MIN_CELL}
+            FROM cells
+            ORDER BY ALL"""
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    cells, suppressed = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE suppressed) FROM public.outcomes_by_protocol_dose"
+    ).fetchone()
+    return {"cells": cells, "suppressed_cells": suppressed}
+
+
+def smallest_unsuppressed_cell(conn) -> int | None:
+    """For the blocking check: the smallest participant count that is published (must be >= MIN_CELL)."""
+    return conn.execute(
+        "SELECT min(n_participants) FROM public.outcomes_by_protocol_dose WHERE NOT suppressed"
+    ).fetchone()[0]
+
+
+def publish_copy(conn, target: Path) -> list[str]:
+    """Write the published tables to a new DuckDB file and rename it over `target`; returns the tables copied."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    for leftover in (tmp, Path(str(tmp) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    published = [t for t in ALL_TABLES if t.published]
+    conn.execute(f"ATTACH '{tmp}' AS pub")
+    try:
+        ensure_tables(conn, catalog="pub", tables=published)
+        for table in published:
+            cols = ", ".join(column_names(table))
+            conn.execute(f"INSERT INTO pub.{table.qualified} ({cols}) SELECT {cols} FROM {table.qualified}")
+    finally:
+        conn.execute("DETACH pub")
+    os.replace(tmp, target)
+    return [t.qualified for t in published]
+
+
+def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(path), read_only=True)

@@ -1,0 +1,168 @@
+"""Every warehouse table, its columns and what they mean, declared once.
+
+The DDL, the DuckDB column comments an analyst sees with `DESCRIBE`/`duckdb_columns()`, and the README's table
+reference all come from these declarations, so the documentation cannot drift from the tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    published: bool = True  # copied to the analysts' analytics.duckdb
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def _items(instrument: str, n: int, label: str) -> tuple[Column, ...]:
+    return tuple(Column(f"{instrument}_item{i}", "TINYINT", f"{label} item {i}, recoded to 0-3; NULL if not answered") for i in range(1, n + 1))
+
+
+RESPONSES = Table(
+    "research", "responses",
+    "One row per participant and wave: pseudonymised, generalised, scored. No identifier, date or free text.",
+    (
+        Column("study", "VARCHAR", "study name (the study configuration's file name)"),
+        Column("participant_id", "VARCHAR", "HMAC-SHA256 pseudonym of the participant key, keyed by a secret outside the data"),
+        Column("wave", "VARCHAR", "survey wave, e.g. baseline or followup_30d"),
+        Column("days_since_baseline", "INTEGER", "days from the participant's baseline response; NULL until the baseline is loaded"),
+        Column("response_quarter", "VARCHAR", "calendar quarter of the response, e.g. 2025-Q2 (no finer date is kept)"),
+        Column("age_band", "VARCHAR", "age in bands 18-24 ... 65+ (top-coded); NULL if not answered"),
+        Column("gender", "VARCHAR", "gender category as mapped by the study; NULL if not answered"),
+        Column("country", "VARCHAR", "country (nothing finer is loaded)"),
+        Column("substance", "VARCHAR", "psilocybin_mushrooms, lsd or lsd_analogue"),
+        Column("dose_amount", "DOUBLE", "normalised dose: grams of dried mushroom, or micrograms for LSD and analogues"),
+        Column("dose_unit", "VARCHAR", "g or ug"),
+        Column("dose_status", "VARCHAR", "how the free-text dose was read: exact, range, unit_inferred, ambiguous, unparseable, missing"),
+        Column("dose_band", "VARCHAR", "very_low, standard, high_micro, above_micro (not a microdose) or unknown"),
+        Column("protocol", "VARCHAR", "canonical dosing protocol: fadiman, stamets, every_other_day, twice_weekly, daily, intuitive, other"),
+        Column("days_on", "TINYINT", "dosing days per cycle, where the protocol has a fixed schedule"),
+        Column("days_off", "TINYINT", "days off per cycle, where the protocol has a fixed schedule"),
+        Column("stack_components", "VARCHAR[]", "stack components taken with the microdose, e.g. lions_mane, niacin"),
+        Column("medication_classes", "VARCHAR[]", "interacting medication classes reported: lithium, ssri, snri, maoi"),
+        *_items("phq9", 9, "PHQ-9"),
+        Column("phq9_total", "TINYINT", "PHQ-9 total 0-27; NULL if any item is missing"),
+        Column("phq9_band", "VARCHAR", "PHQ-9 severity: none_minimal, mild, moderate, moderately_severe, severe"),
+        *_items("gad7", 7, "GAD-7"),
+        Column("gad7_total", "TINYINT", "GAD-7 total 0-21; NULL if any item is missing"),
+        Column("gad7_band", "VARCHAR", "GAD-7 severity: minimal, mild, moderate, severe"),
+        Column("flag_phq9_item9", "BOOLEAN", "safety signal: PHQ-9 item 9 (thoughts of self-harm) >= 1"),
+        Column("flag_above_micro", "BOOLEAN", "safety signal: the dose is above the microdose range"),
+        Column("flag_daily_dosing", "BOOLEAN", "safety signal: daily dosing (tolerance builds fast)"),
+        Column("flag_interacting_medication", "BOOLEAN", "safety signal: lithium, SSRI/SNRI or MAOI reported"),
+        Column("source_file", "VARCHAR", "landing file the row was loaded from (see ops.ingested_files)"),
+        Column("loaded_at", "TIMESTAMP", "when the row was loaded"),
+    ),
+    primary_key=("study", "participant_id", "wave"),
+)
+
+RESPONSE_DAYS = Table(
+    "ops", "response_days",
+    "Keyed, shifted day numbers per response, from which days_since_baseline is derived. Restricted: never published.",
+    (
+        Column("study", "VARCHAR", "study name"),
+        Column("participant_id", "VARCHAR", "pseudonym"),
+        Column("wave", "VARCHAR", "wave"),
+        Column("shifted_day", "INTEGER", "response day plus a keyed per-participant offset: intervals are exact, dates are not recoverable"),
+    ),
+    primary_key=("study", "participant_id", "wave"),
+    published=False,
+)
+
+QUARANTINE = Table(
+    "ops", "quarantine",
+    "Rows that failed validation: where and which check, never the value.",
+    (
+        Column("study", "VARCHAR", "study name"),
+        Column("file_name", "VARCHAR", "landing file"),
+        Column("file_sha256", "VARCHAR", "SHA-256 of the landing file"),
+        Column("source_row", "BIGINT", "CSV record number in the file, header records included (the row a spreadsheet shows)"),
+        Column("column_name", "VARCHAR", "canonical field that failed (e.g. age, phq9_item3)"),
+        Column("check_name", "VARCHAR", "name of the failed check"),
+        Column("quarantined_at", "TIMESTAMP", "when the row was quarantined"),
+    ),
+)
+
+INGESTED_FILES = Table(
+    "ops", "ingested_files",
+    "Every landing file the pipeline has processed, once per content (SHA-256), with its row accounting.",
+    (
+        Column("study", "VARCHAR", "study name"),
+        Column("file_name", "VARCHAR", "landing file name"),
+        Column("file_sha256", "VARCHAR", "SHA-256 of the file's bytes"),
+        Column("wave", "VARCHAR", "wave the file belongs to"),
+        Column("status", "VARCHAR", "loaded, duplicate (same bytes already loaded) or failed"),
+        Column("rows_read", "BIGINT", "responses read (header rows not counted)"),
+        Column("rows_accepted", "BIGINT", "rows loaded into research.responses"),
+        Column("rows_quarantined", "BIGINT", "rows that failed validation (see ops.quarantine)"),
+        Column("rows_excluded", "BIGINT", "rows that are not data: previews, tests, unfinished, no consent, not eligible, superseded duplicates"),
+        Column("excluded_by_reason", "MAP(VARCHAR, BIGINT)", "rows_excluded by reason"),
+        Column("error", "VARCHAR", "why a failed file failed (names the file, line and expectation; never a value)"),
+        Column("processed_at", "TIMESTAMP", "when the file was processed"),
+    ),
+)
+
+OUTCOMES_BY_PROTOCOL_DOSE = Table(
+    "public", "outcomes_by_protocol_dose",
+    "Mean PHQ-9 and GAD-7 by substance, protocol, dose band and wave. Cells of fewer than 11 participants are suppressed.",
+    (
+        Column("study", "VARCHAR", "study name"),
+        Column("substance", "VARCHAR", "substance"),
+        Column("protocol", "VARCHAR", "canonical dosing protocol"),
+        Column("dose_band", "VARCHAR", "dose band"),
+        Column("wave", "VARCHAR", "wave"),
+        Column("n_participants", "BIGINT", "participants in the cell; NULL when suppressed"),
+        Column("phq9_n", "BIGINT", "participants with a PHQ-9 total; NULL when suppressed"),
+        Column("phq9_mean", "DOUBLE", "mean PHQ-9 total; NULL when suppressed"),
+        Column("gad7_n", "BIGINT", "participants with a GAD-7 total; NULL when suppressed"),
+        Column("gad7_mean", "DOUBLE", "mean GAD-7 total; NULL when suppressed"),
+        Column("suppressed", "BOOLEAN", "true when the cell has fewer than 11 participants, so its figures are withheld"),
+    ),
+)
+
+ALL_TABLES = (RESPONSES, RESPONSE_DAYS, QUARANTINE, INGESTED_FILES, OUTCOMES_BY_PROTOCOL_DOSE)
+SCHEMAS = {"research": "Row-level, de-identified data", "ops": "Pipeline bookkeeping", "public": "Suppressed aggregates"}
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_statements(table: Table, *, catalog: str | None = None) -> list[str]:
+    """CREATE TABLE IF NOT EXISTS plus COMMENT statements for one table."""
+    name = f"{catalog}.{table.qualified}" if catalog else table.qualified
+    cols = ",\n  ".join(f"{c.name} {c.type}" for c in table.columns)
+    pk = f",\n  PRIMARY KEY ({', '.join(table.primary_key)})" if table.primary_key else ""
+    out = [f"CREATE TABLE IF NOT EXISTS {name} (\n  {cols}{pk}\n)", f"COMMENT ON TABLE {name} IS {_quote(table.doc)}"]
+    out += [f"COMMENT ON COLUMN {name}.{c.name} IS {_quote(c.doc)}" for c in table.columns]
+    return out
+
+
+def ensure_tables(conn, *, catalog: str | None = None, tables=ALL_TABLES) -> None:
+    """Create every schema and table that does not exist yet (idempotent)."""
+    prefix = f"{catalog}." if catalog else ""
+    for schema in {t.schema for t in tables}:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {prefix}{schema}")
+    for table in tables:
+        for statement in create_statements(table, catalog=catalog):
+            conn.execute(statement)
+
+
+def column_names(table: Table) -> list[str]:
+    return [c.name for c in table.columns]

@@ -1,0 +1,168 @@
+"""The study mapping: which source columns and codes become which canonical fields.
+
+It is the pipeline's one allow-list: only what a study configuration maps is ever loaded. It is validated when
+loaded, and every error names the YAML file and the key (and the column where one is involved), never a value
+from an export.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CanonicalField = Literal[
+    "age", "gender", "country", "substance", "dose_text", "protocol", "stack_components", "medications"
+]
+SUBSTANCES = ("psilocybin_mushrooms", "lsd", "lsd_analogue")
+PROTOCOLS = ("fadiman", "stamets", "every_other_day", "twice_weekly", "daily", "intuitive", "other")
+
+
+class StudyConfigError(ValueError):
+    """A study configuration that cannot be used; the message names the file, the key and the column."""
+
+
+def _codes(value: dict | None) -> dict[str, str] | None:
+    # YAML reads `1: woman` with an int key; exports are read as text, so compare as text.
+    return None if value is None else {str(k).strip(): str(v) for k, v in value.items()}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParticipantKey(_Strict):
+    column: str
+    normalise: Literal["email", "trim"] = "trim"
+
+
+class Wave(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    file_pattern: str
+    baseline: bool = False
+
+
+class RowFilter(_Strict):
+    column: str
+    keep_codes: list[str]
+    reason: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+
+    _norm = field_validator("keep_codes", mode="before")(lambda v: [str(x) for x in v])
+
+
+class FieldMapping(_Strict):
+    column: str
+    codes: dict[str, str] | None = None
+    multiple: bool = False
+    other_text_column: str | None = None
+
+    _norm = field_validator("codes", mode="before")(_codes)
+
+
+class InstrumentMapping(_Strict):
+    items: list[str] = Field(min_length=1)
+    coding: dict[str, int]
+
+    _norm = field_validator("coding", mode="before")(lambda v: {str(k).strip(): int(x) for k, x in v.items()})
+
+
+class DoseSettings(_Strict):
+    tab_strength_ug: float = Field(default=100.0, gt=0)
+    bands: dict[str, dict[str, float]] | None = None
+
+
+class StudyConfig(_Strict):
+    study: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    format: Literal["qualtrics_csv"] = "qualtrics_csv"
+    participant_key: ParticipantKey
+    waves: list[Wave] = Field(min_length=1)
+    response_date_column: str
+    unfinished_responses: Literal["exclude", "keep"] = "exclude"
+    filters: list[RowFilter] = []
+    fields: dict[CanonicalField, FieldMapping]
+    instruments: dict[Literal["phq9", "gad7"], InstrumentMapping] = {}
+    dose: DoseSettings = DoseSettings()
+    ignored_columns: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_baseline(self) -> "StudyConfig":
+        if sum(w.baseline for w in self.waves) != 1:
+            raise ValueError("exactly one wave must be marked `baseline: true`")
+        if "substance" in self.fields and self.fields["substance"].codes:
+            bad = sorted(set(self.fields["substance"].codes.values()) - set(SUBSTANCES))
+            if bad:
+                raise ValueError(f"fields.substance.codes: unknown substance {bad}; expected one of {list(SUBSTANCES)}")
+        if "protocol" in self.fields and self.fields["protocol"].codes:
+            bad = sorted(set(self.fields["protocol"].codes.values()) - set(PROTOCOLS))
+            if bad:
+                raise ValueError(f"fields.protocol.codes: unknown protocol {bad}; expected one of {list(PROTOCOLS)}")
+        return self
+
+    # --- what the mapping reads -------------------------------------------------------------------------------
+    def mapped_columns(self) -> dict[str, str]:
+        """Every source column the mapping reads, with the YAML key that reads it (for error messages)."""
+        used = {self.participant_key.column: "participant_key.column", self.response_date_column: "response_date_column"}
+        for i, f in enumerate(self.filters):
+            used.setdefault(f.column, f"filters[{i}].column")
+        for name, m in self.fields.items():
+            used.setdefault(m.column, f"fields.{name}.column")
+            if m.other_text_column:
+                used.setdefault(m.other_text_column, f"fields.{name}.other_text_column")
+        for name, inst in self.instruments.items():
+            for j, item in enumerate(inst.items):
+                used.setdefault(item, f"instruments.{name}.items[{j}]")
+        return used
+
+    def wave_for(self, file_name: str) -> Wave:
+        """The wave a landing file belongs to, from the first matching `file_pattern`."""
+        for wave in self.waves:
+            if fnmatch.fnmatch(file_name.lower(), wave.file_pattern.lower()):
+                return wave
+        patterns = ", ".join(w.file_pattern for w in self.waves)
+        raise StudyConfigError(
+            f"{file_name}: no wave of study {self.study!r} matches this file name; expected one of: {patterns}"
+        )
+
+    @property
+    def baseline_wave(self) -> str:
+        return next(w.name for w in self.waves if w.baseline)
+
+
+def _location(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_study(path: Path) -> StudyConfig:
+    """Parse and validate one study YAML; errors name the file and the offending key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyConfigError(f"{path}: study configuration not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise StudyConfigError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise StudyConfigError(f"{path}: expected a mapping of keys at the top level")
+    try:
+        config = StudyConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"key `{_location(e['loc'])}`: {e['msg']}" for e in exc.errors(include_input=False, include_url=False)
+        )
+        raise StudyConfigError(f"{path}: {problems}") from None
+    if config.study != path.stem:
+        raise StudyConfigError(f"{path}: key `study` is {config.study!r} but the file is named {path.stem!r}; they must match")
+    return config
+
+
+def load_studies(studies_dir: Path) -> dict[str, StudyConfig]:
+    """All study configurations in a folder, keyed by study name."""
+    return {p.stem: load_study(p) for p in sorted(studies_dir.glob("*.yaml"))}
