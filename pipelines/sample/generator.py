@@ -170,7 +170,7 @@ _IP_FIRST_OCTETS = [23, 24, 31, 37, 45, 50, 62, 66, 67, 68, 69, 71, 72, 73, 74, 
 _PROTOCOLS = {1: (34, 0.0, 3.0), 2: (22, 0.5, 3.5), 3: (10, -0.5, 2.5), 4: (9, -1.0, 2.0), 5: (6, 2.0, 1.0),
               6: (11, -1.5, 1.5), 7: (8, 0.0, 2.0)}
 # dose band -> extra improvement (points): standard-range doses improve most
-_BAND_EFFECT = {"very_low": -1.0, "standard": 1.5, "high_micro": 0.5, "above_micro": -0.5, "unknown": 0.0}
+_BAND_EFFECT = {"very_low": -2.0, "standard": 2.5, "high_micro": -0.5, "above_micro": -2.0, "unknown": -0.5}
 _PROTOCOL_OTHER = [("1 on 2 off", 5), ("every 3rd day", 5), ("M-F", 4), ("when I feel like it", 4), ("Mon/Thu", 3),
                    ("2 on 2 off", 2), ("5 on 2 off", 3), ("weekdays only, weekends off", 2), ("1 day on 3 days off", 2),
                    ("every 4 days", 2), ("fadiman but I skip when busy", 2), ("3x a week", 3),
@@ -465,7 +465,7 @@ def _scores(rng, p: dict[str, np.ndarray], wave: str) -> tuple[np.ndarray, np.nd
     if wave == "followup":
         gain = np.array([_PROTOCOLS[c][2] for c in p["protocol"]]) + \
             np.array([_BAND_EFFECT[b] for b in _DOSE_BAND[p["dose"]]])
-        delta = gain + rng.normal(0, 3.5, len(phq))
+        delta = gain + rng.normal(0, 2.5, len(phq))
         phq = np.clip(phq - delta, 0, 27)
         gad = np.clip(gad - 0.6 * delta + rng.normal(0, 2.0, len(gad)), 0, 21)
     return _items(rng, phq, _PHQ_OFFSETS), _items(rng, gad, _GAD_OFFSETS)
@@ -476,8 +476,11 @@ def _scores(rng, p: dict[str, np.ndarray], wave: str) -> tuple[np.ndarray, np.nd
 # --------------------------------------------------------------------------------------------------
 
 def _render(rng, p, *, wave: str, recorded: np.ndarray, status: np.ndarray, kind: np.ndarray,
-            bad_age: np.ndarray, bad_item: np.ndarray, row_index: np.ndarray) -> list[np.ndarray]:
-    """Build the block's columns (object arrays of cell strings) in COLUMNS order."""
+            bad_age: np.ndarray, bad_item: np.ndarray, row_index: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Build the block's columns (object arrays of cell strings) in COLUMNS order, and the rows' sort order.
+
+    Qualtrics lists responses by recorded date; an abandoned response is recorded a week after it started.
+    """
     n = len(recorded)
     real, preview, test = status == 0, status == 1, status == 2
 
@@ -602,21 +605,23 @@ def _render(rng, p, *, wave: str, recorded: np.ndarray, status: np.ndarray, kind
     lang[preview], lang[test] = "EN", ""
     lat[nonreal], lon[nonreal] = 39.7392, -104.9903  # researcher's office (Denver)
     lat[preview] += 0.0127
-    return [
+    cols = [
         _fmt_dates(start), _fmt_dates(recorded), _int_str(status), ip, _int_str(progress), _int_str(dur),
         _int_str(finished), _fmt_dates(recorded), _response_ids(rng, row_index), last, first, email, extref,
         _coords(lat), _coords(lon), channel, lang, *out_q,
     ]
+    return cols, np.argsort(recorded, kind="stable")
 
 
 def _capitalise_email(e: str) -> str:
+    """`jane.doe@gmail.com` -> `Jane.Doe@Gmail.com`, as people type into contact lists."""
     local, dom = e.split("@", 1)
     return ".".join(part[:1].upper() + part[1:] for part in local.split(".")) + "@" + dom.capitalize()
 
 
-def _rows(columns: list[np.ndarray], order: np.ndarray | None = None):
-    cols = [c.tolist() if order is None else c[order].tolist() for c in columns]
-    return zip(*cols)
+def _rows(columns: list[np.ndarray], order: np.ndarray):
+    """Column arrays to row tuples for csv.writer (tolist + zip: the fast path from numpy to csv)."""
+    return zip(*[c[order].tolist() for c in columns])
 
 
 def _open_writer(path: Path):
@@ -628,9 +633,16 @@ def _open_writer(path: Path):
 
 def _record_times(rng, n: int, launch: np.datetime64, span_days: float) -> np.ndarray:
     """Response times: most arrive in the first days after the invitation, during waking hours."""
-    day = np.minimum(np.floor(rng.exponential(span_days / 4, n)), span_days - 1)
-    tod = np.clip(rng.normal(15.5, 3.8, n), 6.5, 23.9) * 3600 - 8 * 3600
-    return launch.astype(np.int64) + (day * 86400 + tod).astype(np.int64)
+    return _day_times(rng, np.minimum(np.floor(rng.exponential(span_days / 4, n)), span_days - 1), launch)
+
+
+def _day_times(rng, day: np.ndarray, launch: np.datetime64) -> np.ndarray:
+    """Seconds since epoch on the given day numbers after launch, at waking hours, never before launch."""
+    midnight = launch.astype("datetime64[D]").astype("datetime64[s]").astype(np.int64)
+    tod = np.clip(rng.normal(15.5, 3.8, len(day)) * 3600, 6.5 * 3600, 23.9 * 3600)
+    first = int(launch.astype(np.int64) - midnight) + 60
+    tod = np.where(day == 0, np.maximum(tod, first + rng.uniform(0, 3600, len(day))), tod)
+    return midnight + (day * 86400 + tod).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -694,6 +706,7 @@ def generate_study(out_dir, participants: int = 300, seed: int = 42) -> list[Pat
 
 
 def _dedupe_emails(emails: np.ndarray) -> None:
+    """Two people drawn with the same name and pattern must not share a participant key."""
     seen: set[str] = set()
     for i, e in enumerate(emails):
         local, dom = e.split("@")
@@ -717,18 +730,13 @@ def _write_wave(rng, path: Path, people, wave, recorded, kind, bad_age, bad_item
     rec = np.concatenate([recorded, extra_rec])
     status = np.concatenate([np.zeros(n, np.int64), np.ones(n_prev, np.int64), np.full(n_test, 2, np.int64)])
     z = np.zeros(extra, dtype=bool)
-    cols = _render(rng, p, wave=wave, recorded=rec, status=status,
-                   kind=np.concatenate([kind, np.zeros(extra, np.int64)]),
-                   bad_age=np.concatenate([bad_age, z]), bad_item=np.concatenate([bad_item, z]),
-                   row_index=np.arange(index0, index0 + n + extra))
-    order = np.argsort(_recorded_from(cols), kind="stable")  # Qualtrics lists responses by recorded date
+    cols, order = _render(rng, p, wave=wave, recorded=rec, status=status,
+                          kind=np.concatenate([kind, np.zeros(extra, np.int64)]),
+                          bad_age=np.concatenate([bad_age, z]), bad_item=np.concatenate([bad_item, z]),
+                          row_index=np.arange(index0, index0 + n + extra))
     fh, w = _open_writer(path)
     with fh:
         w.writerows(_rows(cols, order))
-
-
-def _recorded_from(cols: list[np.ndarray]) -> np.ndarray:
-    return cols[COLUMNS.index("RecordedDate")].astype(str)  # `YYYY-MM-DD HH:MM:SS` sorts as text
 
 
 def write_export(path, n_responses: int, seed: int, wave: str = "baseline", chunk_rows: int = 50_000) -> Path:
@@ -754,9 +762,7 @@ def write_export(path, n_responses: int, seed: int, wave: str = "baseline", chun
             p = _draw_people(rng, m, lo, always_number=True)
             # chunks cover consecutive slices of the fielding period, so dates rise through the file
             d0, d1 = span_days * lo / n_responses, span_days * (lo + m) / n_responses
-            day = np.floor(rng.uniform(d0, d1, m))
-            tod = np.clip(rng.normal(15.5, 3.8, m), 6.5, 23.9) * 3600 - 8 * 3600  # waking hours; launch is 08:00
-            rec = LAUNCH[wave].astype(np.int64) + (day * 86400 + tod).astype(np.int64)
+            rec = _day_times(rng, np.floor(rng.uniform(d0, d1, m)), LAUNCH[wave])
             u = rng.random(m)
             status = np.where(u < 0.0005, 1, np.where(u < 0.001, 2, 0))
             v = rng.random(m)
@@ -764,9 +770,9 @@ def write_export(path, n_responses: int, seed: int, wave: str = "baseline", chun
             kind[status != 0] = NORMAL
             bad_age = (rng.random(m) < 0.001) & (kind == NORMAL) & (status == 0)
             bad_item = (rng.random(m) < 0.001) & (kind == NORMAL) & (status == 0)
-            cols = _render(rng, p, wave=wave, recorded=rec, status=status, kind=kind, bad_age=bad_age,
-                           bad_item=bad_item, row_index=np.arange(lo, lo + m))
-            w.writerows(_rows(cols, np.argsort(_recorded_from(cols), kind="stable")))
+            cols, order = _render(rng, p, wave=wave, recorded=rec, status=status, kind=kind, bad_age=bad_age,
+                                  bad_item=bad_item, row_index=np.arange(lo, lo + m))
+            w.writerows(_rows(cols, order))
     return path
 
 

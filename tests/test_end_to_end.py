@@ -1,0 +1,160 @@
+"""The bundled sample through the real Dagster assets into a temporary warehouse."""
+
+from __future__ import annotations
+
+import csv
+
+import dagster as dg
+import pytest
+
+from pipelines.definitions import defs
+from pipelines.warehouse.tables import ALL_TABLES, column_names
+from tests.paths import SAMPLE_DIR
+
+BASELINE = SAMPLE_DIR / "baseline.csv"
+FOLLOWUP = SAMPLE_DIR / "followup.csv"
+IDENTIFYING = ("RecipientEmail", "RecipientFirstName", "RecipientLastName", "IPAddress", "LocationLatitude",
+               "LocationLongitude", "ResponseId", "ExternalReference")
+FREE_TEXT = ("Q7", "Q8_7_TEXT", "Q10_6_TEXT", "Q13")
+
+
+def column_values(path, columns, *, min_length=4) -> set[str]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[2:]  # skip the question-text and ImportId rows
+    return {row[c].strip() for row in rows for c in columns if len(row[c].strip()) >= min_length}
+
+
+def ingest_sample(workspace):
+    results = [workspace.ingest(workspace.land(path)) for path in (BASELINE, FOLLOWUP)]
+    assert all(r.success for r in results)
+    assert workspace.publish().success
+    return results
+
+
+def test_definitions_load():
+    dg.Definitions.validate_loadable(defs)
+    assert {job.name for job in defs.jobs} >= {"ingest_file", "publish"}
+
+
+def test_sample_end_to_end(workspace):
+    results = ingest_sample(workspace)
+    files = workspace.sql(
+        """SELECT file_name, status, rows_read, rows_accepted, rows_quarantined, rows_excluded,
+                  map_keys(excluded_by_reason) FROM ops.ingested_files ORDER BY file_name"""
+    )
+    assert [f[:2] for f in files] == [("baseline.csv", "loaded"), ("followup.csv", "loaded")]
+    for name, _, read, accepted, quarantined, excluded, reasons in files:
+        assert read == accepted + quarantined + excluded, name
+        assert accepted > 0 and quarantined > 0 and excluded > 0
+        assert {"preview", "test_response"} <= set(reasons)
+    with (SAMPLE_DIR / "baseline.csv").open(newline="") as fh:
+        assert files[0][2] == sum(1 for _ in csv.reader(fh)) - 3
+
+    # every declared table exists with exactly its declared columns, in the live warehouse
+    for table in ALL_TABLES:
+        cols = [r[0] for r in workspace.sql(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index",
+            [table.schema, table.name])]
+        assert cols == column_names(table), table.qualified
+    for needed in ("participant_id", "wave", "age_band", "dose_band", "protocol", "phq9_total", "gad7_total"):
+        assert needed in column_names(ALL_TABLES[0])
+
+    # one row per participant and wave; follow-ups ~30 days after baseline
+    waves = dict(workspace.sql("SELECT wave, count(*) FROM research.responses GROUP BY wave"))
+    assert waves["baseline"] > waves["followup_30d"] > 0
+    days = workspace.sql("SELECT min(days_since_baseline), max(days_since_baseline) FROM research.responses WHERE wave = 'followup_30d'")[0]
+    assert 20 <= days[0] <= days[1] <= 40
+    assert workspace.sql("SELECT DISTINCT days_since_baseline FROM research.responses WHERE wave = 'baseline'") == [(0,)]
+
+    # public tier: small cells suppressed, figures withheld
+    small = workspace.sql("SELECT count(*) FROM public.outcomes_by_protocol_dose WHERE suppressed AND (n_participants IS NOT NULL OR phq9_mean IS NOT NULL)")
+    assert small == [(0,)]
+    assert workspace.sql("SELECT min(n_participants) >= 11 FROM public.outcomes_by_protocol_dose WHERE NOT suppressed") == [(True,)]
+
+    # the checks ran and reported counts only
+    evaluations = [e for r in results for e in r.get_asset_check_evaluations()]
+    names = {e.check_name for e in evaluations}
+    assert {"rows_reconcile", "rows_valid", "columns_mapped", "one_row_per_participant_wave"} <= names
+    assert all(e.passed for e in evaluations if e.check_name == "rows_reconcile")
+    valid = [e for e in evaluations if e.check_name == "rows_valid"]
+    assert all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in valid)
+    assert all(isinstance(v.value, int) for e in valid for k, v in e.metadata.items())
+
+    # the analysts' copy holds the published tables, not the restricted day shifts
+    copy = workspace.settings.analytics_copy
+    assert copy.exists()
+    import duckdb
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        tables = {r[0] for r in conn.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+    assert "research.responses" in tables and "public.outcomes_by_protocol_dose" in tables
+    assert "ops.response_days" not in tables
+
+
+def test_no_identifier_or_free_text_reaches_warehouse_or_dagster_home(workspace):
+    ingest_sample(workspace)
+    secrets = set()
+    for path in (BASELINE, FOLLOWUP):
+        secrets |= column_values(path, IDENTIFYING) | column_values(path, FREE_TEXT, min_length=6)
+    secrets |= {s.lower() for s in secrets}
+    assert len(secrets) > 500
+
+    # DuckDB compresses strings, so ask it for every text value rather than grepping its file
+    import duckdb
+    for db in (workspace.settings.warehouse, workspace.settings.analytics_copy):
+        with duckdb.connect(str(db), read_only=True) as conn:
+            cols = conn.execute(
+                "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE data_type LIKE 'VARCHAR%'"
+            ).fetchall()
+            stored = set()
+            for schema, table, column in cols:
+                rows = conn.execute(f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM {schema}.{table}').fetchall()
+                stored |= {r[0] for r in rows if r[0] is not None}
+        blob = "\n".join(stored)
+        leaked = [s for s in secrets if s in blob]
+        assert not leaked, f"{len(leaked)} identifying values found in {db.name}"
+
+    # raw bytes of everything Dagster wrote (event log, run storage, compute logs, IO manager pickles)
+    home = workspace.settings.dagster_home
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert files
+    for path in files + [workspace.settings.warehouse]:
+        data = path.read_bytes()
+        leaked = [s for s in secrets if s.encode() in data]
+        assert not leaked, f"{len(leaked)} identifying values found in {path}"
+
+
+def test_same_file_twice_loads_once(workspace):
+    ingest_sample(workspace)
+    before = workspace.sql("SELECT count(*) FROM research.responses")
+    again = workspace.ingest(workspace.land(BASELINE, name="baseline_copy.csv"))
+    rerun = workspace.ingest("microdose_mood/baseline.csv")
+    assert again.success and rerun.success
+    assert workspace.sql("SELECT count(*) FROM research.responses") == before
+    statuses = dict(workspace.sql("SELECT file_name, status FROM ops.ingested_files"))
+    assert statuses == {"baseline.csv": "loaded", "followup.csv": "loaded", "baseline_copy.csv": "duplicate"}
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"", "is empty"),
+        (b"not,a\nqualtrics,export\n", "lacks the Qualtrics columns"),
+        (None, "quoted field is never closed"),
+    ],
+)
+def test_corrupt_file_fails_alone(workspace, data, expected):
+    good = workspace.ingest(workspace.land(BASELINE))
+    assert good.success
+    before = workspace.sql("SELECT count(*) FROM research.responses")
+    if data is None:  # truncated in the middle of a quoted free-text answer
+        text = FOLLOWUP.read_bytes()
+        data = text[: len(text) // 2] + b',"this answer was cut'
+    result = workspace.ingest(workspace.land_bytes(data, "followup_broken.csv"))
+    assert not result.success
+    (status, error), = workspace.sql("SELECT status, error FROM ops.ingested_files WHERE file_name = 'followup_broken.csv'")
+    assert status == "failed"
+    assert error.startswith("followup_broken.csv") and expected in error
+    assert workspace.sql("SELECT count(*) FROM research.responses") == before
+    assert workspace.sql("SELECT count(*) FROM ops.quarantine WHERE file_name = 'followup_broken.csv'") == [(0,)]
+    # the other file still loads afterwards
+    assert workspace.ingest(workspace.land(FOLLOWUP)).success
