@@ -26,7 +26,7 @@ Reasons (value-free codes): ``explicit_unit``, ``explicit_unit_range``, ``volume
 ``no_unit_implausible``, ``fraction_without_unit``, ``thousands_or_decimal_separator``, ``multiple_amounts``,
 ``multiplied_amount``, ``fresh_weight``, ``compound_mass``, ``inequality``, ``reversed_range``,
 ``tab_without_fraction``, ``spreadsheet_date``, ``vague_amount``, ``count_without_strength``,
-``volume_without_concentration``, ``concentration_without_volume``, ``tab_not_applicable``, ``not_known``,
+``volume_without_concentration``, ``concentration_without_volume``, ``not_known``,
 ``negative_amount``, ``no_amount``, ``unknown_substance``, ``empty``, ``unanswered_code``, ``no_answer``.
 """
 
@@ -145,8 +145,8 @@ _VOL = r"(?:ml|cc|milliliters?|millilitres?|mls)(?![a-z])"
 _TAB = r"(?:tabs?|blotters?|hits?|squares?|tab's)(?![a-z])"
 
 # A number as written: mixed number, fraction (1/10, 1/10th), or decimal with optional separators.
-_NUM = (r"(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?:st|nd|rd|th|ths)?(?![a-z])|\d+(?:[.,]\d+)*|[.,]\d+)")
-_NUM_START = r"(?<![\d.])(?<!\d,)"
+_NUM = (r"(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?:(?:st|nd|rd|th|ths)(?![a-z]))?|\d+(?:[.,]\d+)*|[.,]\d+)")
+_NUM_START = r"(?<![\d./])(?<!\d,)"
 
 _NUMBER_WORDS: dict[str, int] = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -185,27 +185,29 @@ _NOT_KNOWN = re.compile(r"^(?:\?+|idk|i ?don'?t know|dont know|don't know|not su
 _STACK_WORDS = (r"(?:lion'?s?\s*-?\s*mane|hericium(?:\s+erinaceus)?|niacin(?:amide)?|nicotinic\s+acid"
                 r"|vitamin\s*b-?3|\bb-?3\b|chaga|reishi|cordyceps|cacao|l-?\s?theanine|theanine|caffeine"
                 r"|magnesium|omega\s*-?3|vitamin\s*d3?|vit\s*d3?)")
-_CONTEXT_PATTERNS = [
-    # substance names carrying digits
+_NAME_PATTERNS = [  # substance names carrying digits: removed without leaving a separator
     re.compile(r"\b(?:1p|1cp|1v|1b|1d|1s|1t|1a|eth|al)?\s?-?\s?(?:lsd|lad)(?:\s?-?\s?25)?(?![a-z])"),
     re.compile(r"\bald\s?-?\s?52\b"),
     re.compile(r"\b4\s?-?\s?ac?o\s?-?\s?dmt\b|\b5\s?-?\s?meo\s?-?\s?[a-z]+\b"),
+    re.compile(r"\bpe\s?-?\s?\d\b"),
+]
+_CONTEXT_PATTERNS = [
     # amounts of stack components (Stamets stack etc.) are not the psychedelic dose
     re.compile(rf"{_NUM_START}{_NUM}\s*{_UNIT}\s*(?:of\s+)?{_STACK_WORDS}"),
     re.compile(rf"{_STACK_WORDS}\s*(?:\(|:|-|at|of|with)?\s*(?:~|approx\.?|about)?\s*{_NUM}\s*{_UNIT}"),
     re.compile(_STACK_WORDS),
     # schedules, durations, times of day, years
-    re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|once|twice)\s*(?:x|times?)?\s*(?:a|per|/|each|every)?"
-               r"\s*(?:days?|weeks?|wks?|months?|fortnights?)\b"),
+    re.compile(r"(?:(?<![\w.,])\d+|\b(?:one|two|three|four|five|six|seven|once|twice))\s*(?:x|times?)?\s*"
+               r"(?:a|per|/|each|every|in\s+a)?\s*(?:days?|weeks?|wks?|months?|fortnights?)\b"),
     re.compile(r"\b(?:every|each|once\s+every|for|per|after|last|past|since)\s+(?:\d+|other)(?:st|nd|rd|th)?"
                r"\s*(?:days?|weeks?|wks?|months?|years?|yrs?|hours?|hrs?)\b"),
-    re.compile(r"\b\d+\s*(?:days?\s*)?on\s*[,/&-]?\s*\d+\s*(?:days?\s*)?off\b"),
-    re.compile(r"\b\d+(?:st|nd|rd|th)?\s*(?:days?|weeks?|wks?|months?|years?|yrs?|hours?|hrs?|mins?|minutes?)\b"),
+    re.compile(r"(?<![\w.,])\d+\s*(?:days?\s*)?on\s*[,/&-]?\s*\d+\s*(?:days?\s*)?off\b"),
+    re.compile(r"(?<![\w.,])\d+(?:st|nd|rd|th)?\s*(?:days?|weeks?|wks?|months?|years?|yrs?|hours?|hrs?|mins?"
+               r"|minutes?)\b"),
     re.compile(r"\b(?:day|week|wave|month)\s*\d+\b"),
-    re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm)\b|\b\d{1,2}:\d{2}\b"),
-    re.compile(rf"\b(?:19|20)\d{{2}}\b(?!\s*{_UNIT})(?![.,]\d)"),
+    re.compile(r"(?<![\w.,])\d{1,2}(?::\d{2})?\s*(?:am|pm)\b|(?<![\w.,])\d{1,2}:\d{2}\b"),
+    re.compile(rf"(?<![\w.,])(?:19|20)\d{{2}}\b(?!\s*{_UNIT})(?![.,]\d)"),
     re.compile(r"\bsize\s*0+\b|\b0{2,}\s*(?=caps|capsule)"),
-    re.compile(r"\bpe\s?-?\s?\d\b"),
 ]
 
 _FRESH = re.compile(r"\b(?:fresh|wet|truffles?|sclerotia)\b")
@@ -372,9 +374,9 @@ def _check_plausible(reading: _Reading, canon: str) -> None:
 # Pattern readers
 # --------------------------------------------------------------------------------------------------------------
 
-_RANGE_SEP = r"\s*(?:-|to|or|/)\s*"
+_RANGE_SEP = r"\s*(?:-|\bto\b|\bor\b)\s*"
 _MASS_RANGE = re.compile(
-    rf"(?:between\s+)?{_NUM_START}(?P<a>{_NUM})\s*(?P<ua>{_UNIT})?(?:{_RANGE_SEP}|\s+and\s+)(?P<b>{_NUM})\s*(?P<ub>{_UNIT})")
+    rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<ua>{_UNIT})?{_RANGE_SEP}(?P<b>{_NUM})\s*(?P<ub>{_UNIT})")
 _MASS_SINGLE = re.compile(rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<ua>{_UNIT})")
 _MASS_WORDS = re.compile(
     rf"\b(?P<w>(?:(?:{_NW}|{_FW})(?![a-z])(?:\s+|-)(?:of\s+)?(?:(?:a|an)\s+)?)+)(?P<ua>{_UNIT})")
@@ -390,6 +392,15 @@ _TAB_FRACTION = re.compile(
 _TAB_SPLIT = re.compile(
     rf"(?:(?P<n>\d+|{_NW})\s+)?{_TAB}\s*(?:\w+\s+)?(?:cut|split|divided|chopped|broken)\s+(?:up\s+)?(?:in|into)\s+"
     rf"(?:(?P<parts>\d+|{_NW})(?:\s*(?:pieces|parts|bits|portions|doses|squares|segments))?|(?P<pw>{_FW}))")
+
+
+_TAB_SPLIT_VERB = re.compile(
+    rf"(?:cut|split|divided?|chopped?|broke|break|quartered)\s+(?:up\s+)?(?:(?P<n>\d+|{_NW})\s+)?(?:(?:lsd|acid)\s+)?{_TAB}"
+    rf"\s+(?:up\s+)?(?:in|into)\s+(?:(?P<parts>\d+|{_NW})(?:\s*(?:pieces|parts|bits|portions|doses|squares))?"
+    rf"|(?P<pw>{_FW}))")
+_TAB_PAREN = re.compile(
+    rf"(?P<f>{_TAB_AMOUNT})\s*(?:of\s+)?(?:(?:a|an|one|the|my|each|1)\s+)?{_TAB}\s*[(\[]\s*"
+    rf"(?:=|~|approx\.?|about|around|roughly|ca\.?|c\.)?\s*(?P<m>{_NUM})\s*(?P<mu>{_UNIT})\s*[)\]]")
 
 
 def _mass_readings(work: str) -> list[_Reading]:
@@ -494,7 +505,7 @@ def _tab(work: str, strengths: list[Fraction], tab_ug: Fraction) -> DoseResult:
     explicit = strengths[0] if strengths else None
     strength = explicit if explicit is not None else tab_ug
     ranges: set[tuple[Fraction, Fraction]] = set()
-    for m in _TAB_SPLIT.finditer(work):
+    for m in (*_TAB_SPLIT.finditer(work), *_TAB_SPLIT_VERB.finditer(work)):
         n = _read_tab_amount(m.group("n")) if m.group("n") else Fraction(1)
         if m.group("pw"):
             parts = Fraction(_FRACTION_WORDS[m.group("pw")])
@@ -523,7 +534,7 @@ def _tab(work: str, strengths: list[Fraction], tab_ug: Fraction) -> DoseResult:
 
 def _bare(work: str, canon: str) -> DoseResult:
     """No unit anywhere: infer the canonical unit only inside the substance's microdose window."""
-    m = re.search(rf"(?:between\s+)?{_NUM_START}(?P<a>{_NUM})(?:{_RANGE_SEP}|\s+and\s+)(?P<b>{_NUM})(?![\d.,])", work)
+    m = re.search(rf"{_NUM_START}(?P<a>{_NUM}){_RANGE_SEP}(?P<b>{_NUM})(?![\d.,])", work)
     numbers = [x.group(0) for x in re.finditer(rf"{_NUM_START}{_NUM}", work)]
     if m and len(numbers) == 2:
         if "/" in m.group("a") or "/" in m.group("b"):
@@ -557,6 +568,8 @@ def _bare(work: str, canon: str) -> DoseResult:
 
 
 def _strip_context(work: str) -> str:
+    for pattern in _NAME_PATTERNS:
+        work = pattern.sub(" ", work)
     for pattern in _CONTEXT_PATTERNS:
         work = pattern.sub(" ; ", work)
     return re.sub(r"\s+", " ", work).strip()
@@ -575,6 +588,7 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
         raise _Stop("unparseable", "negative_amount")
     work = re.sub(r"(?<=\d)\s*~\s*(?=[.\d])", "-", work).replace("~", " ")
     work = _strip_context(work)
+    work = re.sub(rf"\bbetween\s+({_NUM})\s*({_UNIT})?\s+and\s+", lambda m: f"{m.group(1)}{m.group(2) or ''}-", work)
     if _INEQUALITY.search(work):
         raise _Stop("ambiguous", "inequality")
     if _MULTIPLIED.search(work):
@@ -599,6 +613,15 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
                 strengths.append(_to_canonical(s, _UNIT_OF[m.group("su")], "ug"))
             mass_work = pat.sub(lambda m: " § tab " if pat is _STRENGTH_BEFORE else " tab § ", mass_work)
 
+    if is_lsd:
+        for m in _TAB_PAREN.finditer(mass_work):
+            # "1/10 tab (10ug)" restates the dose; "1/10 tab (100ug)" may give the tab's strength instead.
+            f = _read_tab_amount(m.group("f"))
+            mv, alt, comma = _read_number(m.group("m"))
+            if alt is not None or comma:
+                raise _Stop("ambiguous", "thousands_or_decimal_separator")
+            if f != 1 and _to_canonical(mv, _UNIT_OF[m.group("mu")], "ug") != f * tab_ug:
+                raise _Stop("ambiguous", "multiple_amounts")
     readings = _mass_readings(mass_work)
     if readings:
         reading = _combine(readings, canon)
@@ -613,7 +636,7 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
 
     if re.search(_TAB, work):
         if not is_lsd:
-            raise _Stop("unparseable", "tab_not_applicable")
+            raise _Stop("unparseable", "count_without_strength")
         return _tab(mass_work, strengths, tab_ug)
     if strengths:
         raise _Stop("ambiguous", "tab_without_fraction")
