@@ -4,7 +4,6 @@ Validation results are reported as asset checks yielded from the asset bodies, s
 frame its asset produced. Their metadata holds counts, column names and check names only.
 """
 
-from __future__ import annotations
 
 import shutil
 

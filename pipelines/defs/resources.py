@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -39,9 +40,19 @@ class SurveyPaths(dg.ConfigurableResource):
         return load_study(self.study_file(study))
 
 
+class WarehouseResource(DuckDBResource):
+    """The live DuckDB warehouse; creates its folder on first use, so a fresh checkout needs no setup step."""
+
+    @contextmanager
+    def get_connection(self):
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as conn:
+            yield conn
+
+
 def default_resources(settings: Settings | None = None) -> dict:
     settings = settings or load_settings()
     return {
         "paths": SurveyPaths.from_settings(settings),
-        "warehouse": DuckDBResource(database=str(settings.warehouse)),
+        "warehouse": WarehouseResource(database=str(settings.warehouse)),
     }

@@ -5,7 +5,6 @@ partition was already loaded with the same SHA-256, and uses `<partition>:<sha25
 bytes are never requested twice while a changed file is picked up again.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 

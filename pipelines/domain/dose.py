@@ -27,7 +27,8 @@ Reasons (value-free codes): ``explicit_unit``, ``explicit_unit_range``, ``volume
 ``multiplied_amount``, ``fresh_weight``, ``compound_mass``, ``inequality``, ``reversed_range``,
 ``tab_without_fraction``, ``spreadsheet_date``, ``vague_amount``, ``count_without_strength``,
 ``volume_without_concentration``, ``concentration_without_volume``, ``not_known``,
-``negative_amount``, ``no_amount``, ``unknown_substance``, ``empty``, ``unanswered_code``, ``no_answer``.
+``negative_amount``, ``no_amount``, ``too_long``, ``unknown_substance``, ``empty``, ``unanswered_code``,
+``no_answer``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ _SUBSTANCE_ALIASES: dict[str, str] = {
     "1cp-lsd": "lsd_analogue",
     "1v-lsd": "lsd_analogue",
 }
+
+MAX_TEXT_LENGTH = 200  # a longer answer is a narrative for a human to read, and bounds the regex work
 
 _MICROGRAMS_PER: dict[str, int] = {"g": 1_000_000, "mg": 1_000, "ug": 1}
 
@@ -137,16 +140,19 @@ _UNIT_WORDS: dict[str, tuple[str, ...]] = {
     "g": ("g", "gr", "grs", "gm", "gms", "gram", "grams", "gramm", "gramme", "grammes"),
     "mg": ("mg", "mgs", "milligram", "milligrams", "milligramme", "milligrammes"),
     "ug": ("ug", "ugs", "mcg", "mcgs", "mcgr", "microgram", "micrograms", "microgramme", "microgrammes",
-           "mic", "mics", "mikes"),
+           "mic", "mics", "mikes", "u"),
 }
 _UNIT_OF: dict[str, str] = {w: u for u, words in _UNIT_WORDS.items() for w in words}
+_SPACED_UNITS = {"micro grams": "ug", "micro gram": "ug", "micro-grams": "ug", "micro-gram": "ug", "micro g": "ug",
+                 "milli grams": "mg", "milli gram": "mg", "milli-grams": "mg", "milli-gram": "mg"}
+_UNIT_OF.update(_SPACED_UNITS)
 _UNIT = r"(?:" + "|".join(sorted((re.escape(w) for w in _UNIT_OF), key=len, reverse=True)) + r")(?![a-z])"
 _VOL = r"(?:ml|cc|milliliters?|millilitres?|mls)(?![a-z])"
 _TAB = r"(?:tabs?|blotters?|hits?|squares?|tab's)(?![a-z])"
 
 # A number as written: mixed number, fraction (1/10, 1/10th), or decimal with optional separators.
 _NUM = (r"(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?:(?:st|nd|rd|th|ths)(?![a-z]))?|\d+(?:[.,]\d+)*|[.,]\d+)")
-_NUM_START = r"(?<![\d./])(?<!\d,)"
+_NUM_START = r"(?<![\d.])(?<!\d,)"
 
 _NUMBER_WORDS: dict[str, int] = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -199,6 +205,7 @@ _CONTEXT_PATTERNS = [
     # schedules, durations, times of day, years
     re.compile(r"(?:(?<![\w.,])\d+|\b(?:one|two|three|four|five|six|seven|once|twice))\s*(?:x|times?)?\s*"
                r"(?:a|per|/|each|every|in\s+a)?\s*(?:days?|weeks?|wks?|months?|fortnights?)\b"),
+    re.compile(r"\bx\s*\d+\s*(?:a|per|/|each|every|in\s+a)?\s*(?:days?|weeks?|wks?|months?)\b"),
     re.compile(r"\b(?:every|each|once\s+every|for|per|after|last|past|since)\s+(?:\d+|other)(?:st|nd|rd|th)?"
                r"\s*(?:days?|weeks?|wks?|months?|years?|yrs?|hours?|hrs?)\b"),
     re.compile(r"(?<![\w.,])\d+\s*(?:days?\s*)?on\s*[,/&-]?\s*\d+\s*(?:days?\s*)?off\b"),
@@ -219,11 +226,12 @@ _MULTIPLIED = re.compile(rf"\b\d+\s*x\s*{_NUM}\s*{_UNIT}|{_NUM}\s*{_UNIT}\s*x\s*
 _VAGUE_NOUN = (r"(?:caps?|stems?|pieces?|pinch(?:es)?|bits?|chunks?|crumbs?|nibbles?|buttons?|flakes?"
                r"|mushrooms?|shrooms?|spoons?|teaspoons?|tsp|handfuls?|slivers?|shavings?|fragments?)")
 _VAGUE_WITH_NUMBER = re.compile(
-    rf"(?:{_NUM}|\b{_NW}|{_WORD_FRACTION})\s*(?:(?:small|tiny|little|medium|large|big|whole|of\s+a|of|a)\s+)*"
+    rf"(?:{_NUM}|\b{_NW}|{_WORD_FRACTION})\s*(?:(?:small|tiny|little|medium|large|big|whole|of|a|an)\s+){{0,4}}"
     rf"{_VAGUE_NOUN}(?![a-z])")
 _VAGUE_ANY = re.compile(rf"\b(?:{_VAGUE_NOUN}|small|tiny|little|bit|some|few|microdose|micro\s*dose|low\s+dose"
                         r"|sub\s*-?\s*perceptual|threshold|handful|amount)\b")
-_COUNT = re.compile(r"\b(?:capsules?|pills?|gummies|gummy|gummys|chocolates?|tablets?|edibles?|pieces\s+of\s+chocolate)\b")
+_COUNT = re.compile(r"\b(?:capsules?|pills?|gummies|gummy|gummys|chocolates?|tablets?|edibles?"
+                    r"|pieces\s+of\s+chocolate)\b")
 _DROPS = re.compile(r"\bdrops?\b|\bdroppers?(?:ful)?\b")
 _VOLUME = re.compile(rf"{_NUM_START}{_NUM}\s*{_VOL}")
 
@@ -377,12 +385,32 @@ def _check_plausible(reading: _Reading, canon: str) -> None:
 _RANGE_SEP = r"\s*(?:-|\bto\b|\bor\b)\s*"
 _MASS_RANGE = re.compile(
     rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<ua>{_UNIT})?{_RANGE_SEP}(?P<b>{_NUM})\s*(?P<ub>{_UNIT})")
-_MASS_SINGLE = re.compile(rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<ua>{_UNIT})")
-_MASS_WORDS = re.compile(
-    rf"\b(?P<w>(?:(?:{_NW}|{_FW})(?![a-z])(?:\s+|-)(?:of\s+)?(?:(?:a|an)\s+)?)+)(?P<ua>{_UNIT})")
-_PER_VOLUME = re.compile(rf"{_NUM_START}{_NUM}\s*{_UNIT}\s*(?:/|per|a|an|in\s+each|in\s+every|each|every)\s*(?:1\s*)?{_VOL}")
+_MASS_SINGLE = re.compile(rf"{_NUM_START}(?P<a>{_NUM})\s*(?:\(\s*)?(?P<ua>{_UNIT})")
+_LEFTOVER_AMOUNT = re.compile(rf"\d\s*{_UNIT}")
+_HEDGED_NUMBER = re.compile(rf"\b(?:sometimes|occasionally|or|rarely|other\s+times|up\s+to)\s+{_NUM}")
+_MASS_WORDS = re.compile(  # bounded repetition: no catastrophic backtracking on "a a a a ..."
+    rf"\b(?P<w>(?:(?:{_NW}|{_FW})(?![a-z])[\s-]+(?:of\s+)?){{1,4}})(?P<ua>{_UNIT})")
+_PER_VOLUME = re.compile(
+    rf"{_NUM_START}(?P<c>{_NUM})\s*(?P<cu>{_UNIT})\s*(?:/|per|a|an|in\s+each|in\s+every|each|every)"
+    rf"\s*(?P<per>{_NUM})?\s*{_VOL}")
+# "1 ml (10ug)" / "10ug (1ml)": the mass stated beside the volume is the dose
+_VOLUME_PAREN = re.compile(
+    rf"{_NUM_START}{_NUM}\s*{_VOL}\s*(?:[(\[]\s*(?:=|~|approx\.?|about|ca\.?)?|=|:|contains|containing|has|with)\s*"
+    rf"(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*[)\]]?"
+    rf"|{_NUM_START}(?P<a2>{_NUM})\s*(?P<u2>{_UNIT})\s*[(\[]\s*(?:=|~|approx\.?|about|ca\.?|in)?\s*{_NUM}\s*{_VOL}"
+    rf"\s*[)\]]")
+_COUNT_NOUN = r"(?:capsules?|caps|pills?|tablets?|gummies|gummy)"
+_N_COUNT = r"(?P<n>\d+|two|three|four|five|six)"
+_MULT_COUNT = [
+    re.compile(rf"(?<![\d.,]){_N_COUNT}\s*x\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*{_COUNT_NOUN}(?![a-z])"),
+    re.compile(rf"(?<![\d.,]){_N_COUNT}\s*{_COUNT_NOUN}\s*(?:of|x|@|at|each\s+of|each)\s*(?P<a>{_NUM})"
+               rf"\s*(?P<u>{_UNIT})"),
+    re.compile(rf"(?<![\d.,]){_N_COUNT}\s*{_COUNT_NOUN}\s*[,(\[]?\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*each\b"),
+]
+_COUNT_PAREN = re.compile(rf"(?<![\d.,])(?:[2-9]|two|three|four|five|six)\s*{_COUNT_NOUN}\s*[(\[]\s*{_NUM}\s*{_UNIT}")
 
-_STRENGTH_BEFORE = re.compile(rf"{_NUM_START}(?P<s>{_NUM})\s*(?P<su>{_UNIT})\s*(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}")
+_STRENGTH_BEFORE = re.compile(
+    rf"{_NUM_START}(?P<s>{_NUM})\s*(?P<su>{_UNIT})\s*(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}")
 _STRENGTH_AFTER = re.compile(
     rf"{_TAB}\s*(?:of|is|are|@|at|=|:|was|were|being|dosed\s+at)\s*(?:a|an|about|approx\.?|around|~)?\s*"
     rf"(?P<s>{_NUM})\s*(?P<su>{_UNIT})")
@@ -395,7 +423,8 @@ _TAB_SPLIT = re.compile(
 
 
 _TAB_SPLIT_VERB = re.compile(
-    rf"(?:cut|split|divided?|chopped?|broke|break|quartered)\s+(?:up\s+)?(?:(?P<n>\d+|{_NW})\s+)?(?:(?:lsd|acid)\s+)?{_TAB}"
+    rf"(?:cut|split|divided?|chopped?|broke|break|quartered)\s+(?:up\s+)?(?:(?P<n>\d+|{_NW})\s+)?"
+    rf"(?:(?:lsd|acid)\s+)?{_TAB}"
     rf"\s+(?:up\s+)?(?:in|into)\s+(?:(?P<parts>\d+|{_NW})(?:\s*(?:pieces|parts|bits|portions|doses|squares))?"
     rf"|(?P<pw>{_FW}))")
 _TAB_PAREN = re.compile(
@@ -403,7 +432,8 @@ _TAB_PAREN = re.compile(
     rf"(?:=|~|approx\.?|about|around|roughly|ca\.?|c\.)?\s*(?P<m>{_NUM})\s*(?P<mu>{_UNIT})\s*[)\]]")
 
 
-def _mass_readings(work: str) -> list[_Reading]:
+def _mass_readings(work: str, *, strict: bool = False) -> list[_Reading]:
+    """Every amount with a mass unit; with `strict`, an amount left unread (an unforeseen notation) is ambiguity."""
     readings: list[_Reading] = []
     spans: list[tuple[int, int]] = []
 
@@ -431,6 +461,12 @@ def _mass_readings(work: str) -> list[_Reading]:
         v = _read_words(m.group("w"))
         readings.append(_Reading(v, v, _UNIT_OF[m.group("ua")]))
         spans.append(m.span())
+    if strict and readings:
+        rest = work
+        for s, e in sorted(spans, reverse=True):
+            rest = rest[:s] + " § " + rest[e:]
+        if _LEFTOVER_AMOUNT.search(rest) or _HEDGED_NUMBER.search(rest):
+            raise _Stop("ambiguous", "multiple_amounts")
     return readings
 
 
@@ -449,13 +485,13 @@ def _volumetric(work: str, canon: str, tab_ug: Fraction) -> DoseResult | None:
     conc: Fraction | None = None  # canonical unit per ml
     assumed = False
     rest = work
-    m = re.search(rf"{_NUM_START}(?P<c>{_NUM})\s*(?P<cu>{_UNIT})\s*(?:/|per|a|an|in\s+each|in\s+every|each|every)"
-                  rf"\s*(?:1\s*)?{_VOL}", rest)
+    m = _PER_VOLUME.search(rest)
     if m:
         c, alt, comma = _read_number(m.group("c"))
-        if alt is not None or comma:
+        per, palt, pcomma = _read_number(m.group("per")) if m.group("per") else (Fraction(1), None, False)
+        if alt is not None or comma or palt is not None or pcomma or per == 0:
             raise _Stop("ambiguous", "thousands_or_decimal_separator")
-        conc = _to_canonical(c, _UNIT_OF[m.group("cu")], canon)
+        conc = _to_canonical(c, _UNIT_OF[m.group("cu")], canon) / per
         rest = rest[: m.start()] + " § " + rest[m.end():]
     else:
         m = re.search(rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<au>{_UNIT})\s*(?:[a-z0-9'-]+\s+){{0,3}}?"
@@ -467,6 +503,8 @@ def _volumetric(work: str, canon: str, tab_ug: Fraction) -> DoseResult | None:
                 raise _Stop("ambiguous", "thousands_or_decimal_separator")
             conc = _to_canonical(a, _UNIT_OF[m.group("au")], canon) / w
             rest = rest[: m.start()] + " § " + rest[m.end():]
+            if w == 1 and not _VOLUME.search(rest):  # "10ug in 1ml": the 1 ml is the dose
+                rest += " 1 ml"
         else:
             m = re.search(rf"(?:(?P<n>{_TAB_AMOUNT})\s+)?(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}\s*"
                           rf"(?:[a-z'-]+\s+){{0,3}}?(?:in|into|with|to)\s+(?P<w>{_NUM})\s*{_VOL}", rest)
@@ -485,6 +523,15 @@ def _volumetric(work: str, canon: str, tab_ug: Fraction) -> DoseResult | None:
             raise _Stop("ambiguous", "thousands_or_decimal_separator")
         volumes.append(v)
     if conc is None:
+        m = _VOLUME_PAREN.search(work)
+        if m:
+            a, alt, comma = _read_number(m.group("a") or m.group("a2"))
+            unit = _UNIT_OF[m.group("u") or m.group("u2")]
+            reading = _Reading(a, a, unit, alt, alt, comma)
+            _check_plausible(reading, canon)
+            return DoseResult(float(_to_canonical(a, unit, canon)), canon, "exact", "explicit_unit")
+        if _mass_readings(work):
+            raise _Stop("ambiguous", "volume_without_concentration")
         return None
     if not volumes:
         raise _Stop("unparseable", "concentration_without_volume")
@@ -591,8 +638,6 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
     work = re.sub(rf"\bbetween\s+({_NUM})\s*({_UNIT})?\s+and\s+", lambda m: f"{m.group(1)}{m.group(2) or ''}-", work)
     if _INEQUALITY.search(work):
         raise _Stop("ambiguous", "inequality")
-    if _MULTIPLIED.search(work):
-        raise _Stop("ambiguous", "multiplied_amount")
     is_lsd = canon == "ug"
 
     if _VOLUME.search(work):
@@ -622,7 +667,20 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
                 raise _Stop("ambiguous", "thousands_or_decimal_separator")
             if f != 1 and _to_canonical(mv, _UNIT_OF[m.group("mu")], "ug") != f * tab_ug:
                 raise _Stop("ambiguous", "multiple_amounts")
-    readings = _mass_readings(mass_work)
+    counted: list[_Reading] = []
+    if _COUNT_PAREN.search(mass_work):
+        raise _Stop("ambiguous", "multiple_amounts")  # "2 capsules (0.2g)": per capsule or in total?
+    for pat in _MULT_COUNT:
+        for m in pat.finditer(mass_work):
+            n = Fraction(_NUMBER_WORDS.get(m.group("n")) or int(m.group("n")))
+            a, alt, comma = _read_number(m.group("a"))
+            if alt is not None or comma:
+                raise _Stop("ambiguous", "thousands_or_decimal_separator")
+            counted.append(_Reading(n * a, n * a, _UNIT_OF[m.group("u")]))
+        mass_work = pat.sub(" § ", mass_work)
+    if _MULTIPLIED.search(mass_work):
+        raise _Stop("ambiguous", "multiplied_amount")
+    readings = counted + _mass_readings(mass_work, strict=True)
     if readings:
         reading = _combine(readings, canon)
         if canon == "g" and _FRESH.search(work):
@@ -695,6 +753,8 @@ def parse_dose(substance: str, text: str | None, *, tab_strength_ug: float = 100
     if raw is None:
         return DoseResult(None, None, "missing", "empty")
     norm = _normalise(raw)
+    if len(norm) > MAX_TEXT_LENGTH:
+        return DoseResult(None, None, "unparseable", "too_long")
     if norm in _MISSING:
         return DoseResult(None, None, "missing", _MISSING[norm])
     canon_sub = canonical_substance(substance)

@@ -67,11 +67,17 @@ def _bound(substance: str, key: str, value: object) -> float:
     return float(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DoseBands:
     """Bands for every canonical substance; build with `DoseBands.from_dict(study_yaml_section)`."""
 
     substances: Mapping[str, SubstanceBands] = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DoseBands) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted((s, tuple(v.items())) for s, v in self.to_dict().items())))
 
     def __post_init__(self) -> None:
         if not self.substances:

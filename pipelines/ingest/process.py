@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from pipelines.domain.dose_bands import DoseBands
+from pipelines.domain.dose_bands import DoseBands, coerce_bands
 from pipelines.ingest.deidentify import deidentify
 from pipelines.ingest.fingerprint import file_sha256
 from pipelines.ingest.mapping import check_columns, exclusion_reasons, map_columns, unmapped_columns
@@ -78,7 +78,7 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
     reader = open_export(path, chunk_rows=chunk_rows)
     check_columns(study, reader.names, study_file=study_file, file_name=path.name)
     schema = mapped_schema(study)
-    bands = bands or DoseBands.from_config(study.dose.bands)
+    bands = bands or coerce_bands(study.dose.bands)
     out_dir = staging_dir_for(staging_root, study.study, sha256)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)

@@ -1,24 +1,42 @@
-"""Qualtrics CSV exports (current layout): three header records, then one record per response.
+"""Qualtrics exports: the current CSV, the UTF-16 TSV, the legacy (pre-2017) CSV and the 2016 CSV.
 
-The header records are the export tag (`Q1`, `Q3_2`), the question text and the ImportId JSON. Data is read with
+Current CSV/TSV: three header records — export tag (`Q1`, `Q3_2`), question text, ImportId JSON. Data is read with
 pandas' C parser in bounded chunks, every cell as text, so memory does not grow with the file and no value is
-reinterpreted before validation. Error messages are built here from positions and expectations only: the parser's
-own messages are never passed on, since a parser may quote the offending text.
+reinterpreted before validation. Error messages are built from positions and expectations only: the parser's own
+messages are never passed on, since a parser may quote the offending text.
+
+Variants, and the names they give columns (`.names`):
+- legacy: row 1 `V1..V10` + question tags, row 2 labels, no ImportId row. The ten `V` placeholders are named by
+  their row-2 label (`ResponseID`, `ResponseSet`, `Name`, `ExternalDataReference`, `EmailAddress`, `IPAddress`,
+  `Status`, `StartDate`, `EndDate`, `Finished`) since `V5` means nothing to a mapping author; `import_id` keeps `V5`.
+  The trailing empty column the legacy writer adds (a comma at the end of every record) is dropped.
+- 2016: ImportId row in Python-dict style (`{'ImportId': 'QID4-1-1'}`). A column whose export tag is empty is
+  named by its ImportId, else `column_<n>` (its 1-based position), which is stable for a given survey layout.
+- TSV: UTF-16 with a byte-order mark, tab-separated, otherwise the current layout.
+
+Reader columns: `__kind` from Status (numeric or choice text) and DistributionChannel; an unknown Status is an
+error, since loading a preview or test as data is worse than stopping. `__finished` from Finished (`1`/`True`).
+`__recorded` is RecordedDate, or EndDate where the variant has no RecordedDate, as exported (text).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from pipelines.readers._text import (
+    ColumnInfo, TextLayout, check_unique, first_line, iter_text_chunks, read_head, read_records, sniff_encoding,
+)
 from pipelines.readers.errors import ExportReadError
+
+__all__ = [
+    "ColumnInfo", "METADATA_COLUMNS", "QualtricsCsvReader", "QualtricsTsvReader", "QualtricsLegacyReader",
+    "Qualtrics2016Reader", "open_export",
+]
 
 METADATA_COLUMNS = (
     "StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished", "RecordedDate",
@@ -26,158 +44,187 @@ METADATA_COLUMNS = (
     "LocationLatitude", "LocationLongitude", "DistributionChannel", "UserLanguage",
 )
 HEADER_RECORDS = 3
+LEGACY_TAGS = tuple(f"V{i}" for i in range(1, 11))
 _REQUIRED = ("Status", "Finished", "RecordedDate", "ResponseId")
-_LINE_IN_PARSER_ERROR = re.compile(r"(line|row) (\d+)")
+_DICT_IMPORT_ID = re.compile(r"""^\{\s*'ImportId'\s*:\s*'([^']*)'\s*(?:,.*)?\}$""", re.S)
 
-
-@dataclass(frozen=True)
-class ColumnInfo:
-    name: str
-    question: str
-    import_id: str
-
-
-def _detect_encoding(head: bytes, file_name: str) -> str:
-    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16"
-    if b"\x00" in head:
-        raise ExportReadError(file_name, "contains binary data (NUL bytes)", expected="a text CSV export")
-    try:
-        head.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # A cut in the middle of a multi-byte character at the end of the sample is not an error.
-        if exc.start < len(head) - 4:
-            raise ExportReadError(file_name, "is not UTF-8 text", expected="a UTF-8 or UTF-16 Qualtrics export") from None
-    return "utf-8-sig"
+# Status codes and their choice-text labels (Qualtrics "Response Type"); spam is not data, so it counts as test.
+_STATUS_KIND = {
+    "0": "response", "4": "response", "16": "response",
+    "ip address": "response", "imported": "response", "offline": "response",
+    "1": "preview", "9": "preview", "17": "preview",
+    "survey preview": "preview", "preview spam": "preview", "offline survey preview": "preview",
+    "2": "test", "8": "test", "12": "test",
+    "survey test": "test", "spam": "test", "imported spam": "test",
+}
 
 
 class QualtricsCsvReader:
-    """Reads one Qualtrics CSV export; `columns` after construction, `iter_chunks` to stream the responses."""
+    """Reads one current-layout Qualtrics CSV export; `columns` after construction, `iter_chunks` to stream."""
 
     format_name = "qualtrics_csv"
+    header_records = HEADER_RECORDS
+    delimiter = ","
+    required: tuple[str, ...] = _REQUIRED
+    recorded_candidates: tuple[str, ...] = ("RecordedDate",)
+    expected = "three header rows (export tags, question text, ImportId JSON) as Qualtrics writes them"
 
     def __init__(self, path: Path, *, chunk_rows: int = 50_000):
         self.path = Path(path)
         self.file_name = self.path.name
         self.chunk_rows = chunk_rows
-        with self.path.open("rb") as fh:
-            head = fh.read(65536)
-        if not head.strip():
-            raise ExportReadError(self.file_name, "is empty", expected="a Qualtrics CSV export with three header rows")
-        self.encoding = _detect_encoding(head, self.file_name)
-        self.columns = self._read_header()
+        head = read_head(self.path)
+        self.encoding = sniff_encoding(head, self.file_name, expected=f"a Qualtrics export with {self.expected}")
+        self.layout = TextLayout(self.encoding, self.delimiter)
+        line = first_line(self.path, self.encoding)
+        if self.delimiter not in line:
+            what = "tab" if self.delimiter == "\t" else "comma"
+            raise ExportReadError(self.file_name, f"the first row has a single column: the delimiter is not a {what}",
+                                  line=1, expected=f"a {what}-separated Qualtrics export")
+        records = read_records(self.path, self.layout, self.header_records, self.file_name, self.expected)
+        if len(records) < self.header_records:
+            raise ExportReadError(self.file_name, f"has only {len(records)} header row(s)", expected=self.expected)
+        if len({len(r) for r in records}) != 1:
+            raise ExportReadError(self.file_name, f"the {self.header_records} header rows have different numbers of fields",
+                                  expected=self.expected)
+        self._width = len(records[0])
+        self._keep = list(range(self._width))
+        self.columns = self._columns_from(records)
         self.names = [c.name for c in self.columns]
-
-    def _read_header(self) -> list[ColumnInfo]:
-        expected = "three header rows (export tags, question text, ImportId JSON) as Qualtrics writes them"
-        with self.path.open(encoding=self.encoding, newline="", errors="replace") as fh:
-            first_line = fh.readline()
-        if "," not in first_line:
-            raise ExportReadError(self.file_name, "the first row has a single column: the delimiter is not a comma",
-                                  line=1, expected="a comma-separated Qualtrics export")
-        try:
-            with self.path.open(encoding=self.encoding, newline="") as fh:
-                records = []
-                reader = csv.reader(fh, strict=True)
-                for record in reader:
-                    records.append(record)
-                    if len(records) == HEADER_RECORDS:
-                        break
-        except csv.Error:
-            raise ExportReadError(self.file_name, "the header rows are not valid CSV", expected=expected) from None
-        except UnicodeDecodeError:
-            raise ExportReadError(self.file_name, "is not valid text in its encoding", expected=expected) from None
-        if len(records) < HEADER_RECORDS:
-            raise ExportReadError(self.file_name, f"has only {len(records)} header row(s)", expected=expected)
-        tags, questions, ids = records
-        missing = [c for c in _REQUIRED if c not in tags]
+        check_unique(self.names, self.file_name, line=1, expected="unique export tags")
+        missing = [c for c in self.required if c not in self.names]
         if missing:
-            raise ExportReadError(
-                self.file_name, f"the first header row lacks the Qualtrics columns {missing}", line=1, expected=expected
-            )
-        if not (len(tags) == len(questions) == len(ids)):
-            raise ExportReadError(self.file_name, "the three header rows have different numbers of fields", expected=expected)
-        seen: set[str] = set()
-        dupes = sorted({t for t in tags if t in seen or seen.add(t)})
-        if dupes:
-            raise ExportReadError(self.file_name, f"duplicated column names {dupes}", line=1, expected="unique export tags")
+            raise ExportReadError(self.file_name, f"the header lacks the Qualtrics columns {missing}", line=1,
+                                  expected=self.expected)
+        self.recorded_column = next((c for c in self.recorded_candidates if c in self.names), None)
+        # Columns read here to derive the __ columns; the pipeline need not map or ignore them.
+        self.consumed_columns = tuple(c for c in ("Status", "Finished", "DistributionChannel", self.recorded_column)
+                                      if c and c in self.names)
+
+    # --- header ----------------------------------------------------------------------------------------------
+    def _columns_from(self, records: list[list[str]]) -> list[ColumnInfo]:
+        tags, questions, ids = records
         columns = []
-        for tag, question, raw_id in zip(tags, questions, ids):
-            try:
-                import_id = json.loads(raw_id).get("ImportId", "") if raw_id.strip() else ""
-            except (json.JSONDecodeError, AttributeError):
-                raise ExportReadError(
-                    self.file_name, f"column {tag!r} has no ImportId JSON in the third header row", line=3, expected=expected
-                ) from None
-            columns.append(ColumnInfo(tag, question, import_id))
+        for position, (tag, question, raw_id) in enumerate(zip(tags, questions, ids), start=1):
+            columns.append(ColumnInfo(tag, question, self._import_id(raw_id, position)))
+        return columns
+
+    def _import_id(self, raw: str, position: int) -> str:
+        if not raw.strip():
+            return ""
+        try:
+            value = json.loads(raw)
+            return str(value.get("ImportId", ""))
+        except (json.JSONDecodeError, AttributeError):
+            raise ExportReadError(self.file_name, f"column {position} has no ImportId JSON in the third header row",
+                                  line=3, expected=self.expected) from None
+
+    # --- data ------------------------------------------------------------------------------------------------
+    def iter_chunks(self) -> Iterator[pd.DataFrame]:
+        """Yield frames of at most `chunk_rows` responses, every cell as text, with the reader's `__` columns."""
+        for chunk in iter_text_chunks(self.path, self.layout, skip_records=self.header_records, width=self._width,
+                                      file_name=self.file_name, chunk_rows=self.chunk_rows):
+            rows = chunk["__row"]
+            chunk = chunk[self._keep]
+            chunk.columns = self.names
+            chunk = chunk.copy()
+            chunk["__row"] = rows.to_numpy()
+            yield self._with_metadata(chunk)
+
+    def _with_metadata(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        status = chunk["Status"].str.strip().str.lower()
+        kind = status.map(_STATUS_KIND)
+        unknown = kind.isna()
+        if unknown.any():
+            raise ExportReadError(
+                self.file_name, f"{int(unknown.sum())} row(s) have a Status the reader does not know",
+                line=int(chunk.loc[unknown, "__row"].iloc[0]),
+                expected="Status 0/1/2/4/8/16 or its choice text (IP Address, Survey Preview, Survey Test, Imported, Spam)",
+            )
+        if "DistributionChannel" in chunk:
+            channel = chunk["DistributionChannel"].str.strip().str.lower()
+            kind = kind.mask(channel == "preview", "preview").mask(channel == "test", "test")
+        chunk["__kind"] = kind.astype("string")
+        chunk["__finished"] = chunk["Finished"].str.strip().str.lower().isin(["1", "true"])
+        chunk["__recorded"] = chunk[self.recorded_column] if self.recorded_column else ""
+        return chunk
+
+
+class QualtricsTsvReader(QualtricsCsvReader):
+    """The TSV export: UTF-16 with a byte-order mark, tab-separated, otherwise the current layout."""
+
+    format_name = "qualtrics_tsv"
+    delimiter = "\t"
+
+
+class QualtricsLegacyReader(QualtricsCsvReader):
+    """Pre-2017 CSV: row 1 `V1..V10` + question tags, row 2 labels, no ImportId row (see the module docstring)."""
+
+    format_name = "qualtrics_legacy"
+    header_records = 2
+    required = ("ResponseID", "Status", "Finished")
+    recorded_candidates = ("RecordedDate", "EndDate")
+    expected = "two header rows (V1..V10 and question tags, then labels) as legacy Qualtrics writes them"
+
+    def _columns_from(self, records: list[list[str]]) -> list[ColumnInfo]:
+        tags, labels = records
+        if tuple(tags[:10]) != LEGACY_TAGS:
+            raise ExportReadError(self.file_name, "the first header row does not start with V1..V10", line=1,
+                                  expected=self.expected)
+        keep = list(range(len(tags)))
+        if not tags[-1].strip() and not labels[-1].strip():
+            keep = keep[:-1]  # the legacy writer ends every record with a comma
+        self._keep = keep
+        columns = []
+        for i in keep:
+            tag, label = tags[i], labels[i]
+            if tag in LEGACY_TAGS and label.strip():
+                columns.append(ColumnInfo(label.strip(), label, tag))
+            else:
+                columns.append(ColumnInfo(tag or f"column_{i + 1}", label, ""))
         return columns
 
     def iter_chunks(self) -> Iterator[pd.DataFrame]:
-        """Yield frames of at most `chunk_rows` responses, every cell as text, with the reader's `__` columns."""
-        record = HEADER_RECORDS  # CSV records consumed so far
-        try:
-            reader = pd.read_csv(
-                self.path, header=None, skiprows=HEADER_RECORDS, dtype=str,
-                keep_default_na=False, na_filter=False,
-                encoding=self.encoding, chunksize=self.chunk_rows, engine="c", index_col=False,
-                skip_blank_lines=True, on_bad_lines="error",
-            )
-            for chunk in reader:
-                if chunk.empty:
-                    continue
-                chunk = self._checked_width(chunk.reset_index(drop=True), record)
-                chunk["__row"] = range(record + 1, record + 1 + len(chunk))
-                record += len(chunk)
-                yield self._with_metadata(chunk)
-        except pd.errors.EmptyDataError:
-            return  # header rows only: a survey with no responses yet
-        except pd.errors.ParserError as exc:
-            text = str(exc)
-            found = _LINE_IN_PARSER_ERROR.search(text)
-            # pandas gives a 1-based physical "line", or a 0-based "row" counted over all records.
-            line = None
-            if found:
-                line = int(found.group(2)) + (0 if found.group(1) == "line" else 1)
-            if "EOF inside string" in text:
-                problem, expected = "a quoted field is never closed (the file is truncated?)", "every quote closed"
-            elif "Expected" in text and "fields" in text:
-                problem, expected = "a row has more fields than the header", f"{len(self.names)} fields per row"
-            else:
-                problem, expected = "is not valid CSV", "a comma-separated Qualtrics export"
-            raise ExportReadError(
-                self.file_name, problem, line=line, expected=expected
-            ) from None
-        except UnicodeDecodeError:
-            raise ExportReadError(self.file_name, "contains bytes that are not valid text", expected="UTF-8 text") from None
-
-    def _checked_width(self, chunk: pd.DataFrame, record: int) -> pd.DataFrame:
-        """Every record must have exactly as many fields as the header; the parser fills short ones with NaN."""
-        width = len(self.names)
-        if chunk.shape[1] > width:
-            extra = chunk.iloc[:, width:].notna() & (chunk.iloc[:, width:] != "")
-            first = int(extra.any(axis=1).to_numpy().argmax()) if extra.any(axis=None) else 0
-            raise ExportReadError(self.file_name, "a row has more fields than the header", line=record + first + 1,
-                                  expected=f"{width} fields per row")
-        short = chunk.iloc[:, -1].isna()
-        if short.any():
-            raise ExportReadError(self.file_name, "a row has fewer fields than the header (truncated?)",
-                                  line=record + int(short.to_numpy().argmax()) + 1, expected=f"{width} fields per row")
-        chunk.columns = self.names
-        return chunk
-
-    @staticmethod
-    def _with_metadata(chunk: pd.DataFrame) -> pd.DataFrame:
-        status = chunk["Status"].str.strip().str.lower()
-        channel = chunk["DistributionChannel"].str.strip().str.lower() if "DistributionChannel" in chunk else ""
-        kind = pd.Series("response", index=chunk.index, dtype="string")
-        kind[status.isin(["1", "survey preview"]) | (channel == "preview")] = "preview"
-        kind[status.isin(["2", "survey test", "spam"]) | (channel == "test")] = "test"
-        chunk["__kind"] = kind
-        chunk["__finished"] = chunk["Finished"].str.strip().str.lower().isin(["1", "true"])
-        chunk["__recorded"] = chunk["RecordedDate"]
-        return chunk
+        dropped = [i for i in range(self._width) if i not in self._keep]
+        for chunk in iter_text_chunks(self.path, self.layout, skip_records=self.header_records, width=self._width,
+                                      file_name=self.file_name, chunk_rows=self.chunk_rows):
+            if dropped and (chunk[dropped] != "").any(axis=None):
+                row = int(chunk.loc[(chunk[dropped] != "").any(axis=1), "__row"].iloc[0])
+                raise ExportReadError(self.file_name, "a row has a value in the unnamed last column", line=row,
+                                      expected="the legacy layout's empty trailing column")
+            rows = chunk["__row"].to_numpy()
+            chunk = chunk[self._keep].copy()
+            chunk.columns = self.names
+            chunk["__row"] = rows
+            yield self._with_metadata(chunk)
 
 
-def open_export(path: Path, *, chunk_rows: int = 50_000) -> QualtricsCsvReader:
-    """The reader for a landing file. Only Qualtrics CSV for now; other formats plug in here."""
-    return QualtricsCsvReader(path, chunk_rows=chunk_rows)
+class Qualtrics2016Reader(QualtricsCsvReader):
+    """2016 CSV: ImportId row in Python-dict style; embedded-data columns may lack tags (see the module docstring)."""
+
+    format_name = "qualtrics_2016"
+    required = ("ResponseID", "Status", "Finished")
+    recorded_candidates = ("RecordedDate", "EndDate")
+    expected = "three header rows (export tags, question text, ImportId as {'ImportId': ...}) as Qualtrics wrote in 2016"
+
+    def _columns_from(self, records: list[list[str]]) -> list[ColumnInfo]:
+        tags, questions, ids = records
+        columns = []
+        for position, (tag, question, raw_id) in enumerate(zip(tags, questions, ids), start=1):
+            import_id = ""
+            if raw_id.strip():
+                found = _DICT_IMPORT_ID.match(raw_id.strip())
+                if not found:
+                    raise ExportReadError(self.file_name, f"column {position} has no ImportId in the third header row",
+                                          line=3, expected=self.expected)
+                import_id = found.group(1)
+            name = tag.strip() or import_id or f"column_{position}"
+            columns.append(ColumnInfo(name, question, import_id))
+        return columns
+
+
+def open_export(path: Path, *, chunk_rows: int = 50_000, **kwargs):
+    """Kept for callers that import it from here; the dispatcher lives in `pipelines.readers`."""
+    from pipelines.readers import open_export as dispatch
+
+    return dispatch(path, chunk_rows=chunk_rows, **kwargs)
