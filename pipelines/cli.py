@@ -32,7 +32,7 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
     from pipelines.runner import run_pipeline, table_counts
 
     settings = load_settings()
-    summary = run_pipeline(settings, seed=seed_sample, retry_failed=retry_failed)
+    summary = run_pipeline(settings, seed=seed_sample, retry_failed=retry_failed, notify=click.echo)
     if summary.seeded_from:
         click.echo(f"Copied the bundled sample from {_rel(summary.seeded_from)} into {_rel(settings.landing_dir)}.")
     if not summary.new_files:

@@ -84,7 +84,7 @@ def file_records(warehouse: Path, files: list[tuple[str, str, str]]) -> list[dic
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool = False) -> RunSummary:
+def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool = False, notify=print) -> RunSummary:
     """Process every new landing file through Dagster, then rebuild the public tier if anything changed."""
     import dagster as dg
 
@@ -92,6 +92,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     from pipelines.defs.sensors import landing_files_on_disk
     from pipelines.definitions import defs
     from pipelines.ingest.fingerprint import file_sha256
+    from pipelines.privacy.pseudonym import load_or_create_key
 
     summary = RunSummary()
     if seed:
@@ -106,6 +107,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     summary.new_files = [f"{s}/{n}" for s, n, _ in todo]
     if not todo:
         return summary
+    load_or_create_key(settings.pseudonym_key_file, notify=notify)  # the one-line notice, before any run
 
     ingest = defs.resolve_job_def("ingest_file")
     with dg.DagsterInstance.get() as instance:

@@ -22,7 +22,7 @@ def _missing(s: pd.Series) -> pd.Series:
 
 
 def _code_check(allowed: set[str], name: str) -> pa.Check:
-    return pa.Check(lambda s: _missing(s) | s.str.strip().isin(allowed), name=name, error="value is not a mapped code")
+    return pa.Check(lambda s: _missing(s) | s.str.strip().isin(allowed), name=name)
 
 
 def _multi_code_check(allowed: set[str]) -> pa.Check:
@@ -30,7 +30,7 @@ def _multi_code_check(allowed: set[str]) -> pa.Check:
         parts = s.str.strip().str.split(",")
         return _missing(s) | parts.map(lambda xs: all(x.strip() in allowed for x in xs) if isinstance(xs, list) else True)
 
-    return pa.Check(ok, name="codes_in_mapping", error="a selected code is not mapped")
+    return pa.Check(ok, name="codes_in_mapping")
 
 
 def _age_check() -> pa.Check:
@@ -39,13 +39,13 @@ def _age_check() -> pa.Check:
         whole = n.notna() & (n == n.round())
         return _missing(s) | (whole & n.between(AGE_MIN, AGE_MAX))
 
-    return pa.Check(ok, name=f"age_whole_years_{AGE_MIN}_to_{AGE_MAX}", error="age out of range or not a whole number")
+    return pa.Check(ok, name=f"age_whole_years_{AGE_MIN}_to_{AGE_MAX}")
 
 
 def _date_check() -> pa.Check:
     return pa.Check(
         lambda s: pd.to_datetime(s.str.strip(), errors="coerce", format="mixed").notna(),
-        name="date_readable", error="response date missing or unreadable",
+        name="date_readable",
     )
 
 
@@ -54,7 +54,7 @@ def mapped_schema(study: StudyConfig) -> pa.DataFrameSchema:
     text = pa.Column(str, nullable=False)
     columns: dict[str, pa.Column] = {
         "participant_key": pa.Column(
-            str, checks=pa.Check(lambda s: ~_missing(s), name="participant_key_present", error="participant key missing")
+            str, checks=pa.Check(lambda s: ~_missing(s), name="participant_key_present")
         ),
         "recorded": pa.Column(str, checks=_date_check()),
     }
