@@ -90,7 +90,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
 
     from pipelines.defs.partitions import landing_files, partition_key
     from pipelines.defs.sensors import landing_files_on_disk
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_definitions
     from pipelines.ingest.fingerprint import file_sha256
     from pipelines.privacy.pseudonym import load_or_create_key
 
@@ -109,6 +109,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
         return summary
     load_or_create_key(settings.pseudonym_key_file, notify=notify)  # the one-line notice, before any run
 
+    defs = build_definitions(settings)
     ingest = defs.resolve_job_def("ingest_file")
     with dg.DagsterInstance.get() as instance:
         for study, name, _ in todo:

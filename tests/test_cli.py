@@ -1,0 +1,56 @@
+"""`survey-pipeline run` as a researcher uses it: seeds the sample once, loads it, and a second run does nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from pipelines.cli import main
+
+
+def test_run_twice_then_status(workspace, monkeypatch, tmp_path):
+    sample = tmp_path / "sample"
+    (sample / "microdose_mood").mkdir(parents=True)
+    from tests.paths import SAMPLE_DIR
+    for f in SAMPLE_DIR.iterdir():
+        (sample / "microdose_mood" / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("SURVEY_SAMPLE_DIR", str(sample))
+    runner = CliRunner()
+
+    first = runner.invoke(main, ["run", "--seed-sample"])
+    assert first.exit_code == 0, first.output
+    assert "Created pseudonymisation key" in first.output
+    assert "Processed 2 new file(s)" in first.output
+    assert "loaded  microdose_mood/baseline.csv: 305 rows read = " in first.output
+    assert "public.outcomes_by_protocol_dose" in first.output and "survey-pipeline query" in first.output
+
+    second = runner.invoke(main, ["run", "--seed-sample"])
+    assert second.exit_code == 0
+    assert "nothing to do, the warehouse is unchanged" in second.output
+    assert "Copied the bundled sample" not in second.output
+
+    status = runner.invoke(main, ["status"])
+    assert "microdose_mood/baseline.csv" in status.output and "loaded" in status.output
+
+    query = runner.invoke(main, ["query", "SELECT count(*) AS n FROM research.responses"])
+    assert query.exit_code == 0 and "503" in query.output
+
+
+def test_run_fails_naming_the_bad_file(workspace):
+    from tests.paths import SAMPLE_DIR
+    workspace.land(SAMPLE_DIR / "baseline.csv")
+    workspace.land_bytes(b"\x00\x01binary\x00", "followup_corrupt.csv")
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 1
+    assert "FAILED  microdose_mood/followup_corrupt.csv" in result.output
+    assert "loaded  microdose_mood/baseline.csv" in result.output
+
+
+def test_console_script_is_installed():
+    exe = os.path.join(os.path.dirname(sys.executable), "survey-pipeline")
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("run", "status", "ui", "query"):
+        assert command in out
