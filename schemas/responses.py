@@ -42,11 +42,12 @@ def _age_check() -> pa.Check:
     return pa.Check(ok, name=f"age_whole_years_{AGE_MIN}_to_{AGE_MAX}")
 
 
+_DATE_LAYOUT = r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})([ T]\d{1,2}:\d{2}(:\d{2})?( ?[AaPp]\.?[Mm]\.?)?)?$"
+
+
 def _date_check() -> pa.Check:
-    return pa.Check(
-        lambda s: pd.to_datetime(s.str.strip(), errors="coerce", format="mixed").notna(),
-        name="date_readable",
-    )
+    # Layout only: the day/month order is applied (and ambiguity refused) when dates are converted.
+    return pa.Check(lambda s: s.str.strip().str.match(_DATE_LAYOUT), name="date_readable")
 
 
 def mapped_schema(study: StudyConfig) -> pa.DataFrameSchema:
@@ -56,8 +57,10 @@ def mapped_schema(study: StudyConfig) -> pa.DataFrameSchema:
         "participant_key": pa.Column(
             str, checks=pa.Check(lambda s: ~_missing(s), name="participant_key_present")
         ),
-        "recorded": pa.Column(str, checks=_date_check()),
+        "wave": pa.Column(str, nullable=False),
     }
+    if study.response_date_column:
+        columns["recorded"] = pa.Column(str, checks=_date_check())
     for name, mapping in study.fields.items():
         if name == "age":
             columns[name] = pa.Column(str, checks=_age_check())

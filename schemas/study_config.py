@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CanonicalField = Literal[
-    "age", "gender", "country", "substance", "dose_text", "protocol", "stack_components", "medications"
+    "age", "gender", "country", "substance", "dose_text", "dose_amount", "dose_unit", "protocol",
+    "stack_components", "medications",
 ]
+FORMATS = ("qualtrics_csv", "qualtrics_tsv", "qualtrics_legacy", "qualtrics_2016", "redcap", "generic")
 SUBSTANCES = ("psilocybin_mushrooms", "lsd", "lsd_analogue")
 PROTOCOLS = ("fadiman", "stamets", "every_other_day", "twice_weekly", "daily", "intuitive", "other")
 
@@ -40,9 +42,14 @@ class ParticipantKey(_Strict):
 
 
 class Wave(_Strict):
+    """A wave is chosen per file (`file_pattern`) or per row (`values` of the study's `wave_column`)."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    file_pattern: str
+    file_pattern: str | None = None
+    values: list[str] | None = None
     baseline: bool = False
+
+    _norm = field_validator("values", mode="before")(lambda v: None if v is None else [str(x) for x in v])
 
 
 class RowFilter(_Strict):
@@ -63,10 +70,15 @@ class FieldMapping(_Strict):
 
 
 class InstrumentMapping(_Strict):
+    """Source columns of an instrument's items, in questionnaire order, and how their codes map to item values
+    (e.g. Qualtrics 1-4 -> PHQ-9 0-3, reversed codings, or text labels, compared case-insensitively)."""
+
     items: list[str] = Field(min_length=1)
     coding: dict[str, int]
 
-    _norm = field_validator("coding", mode="before")(lambda v: {str(k).strip(): int(x) for k, x in v.items()})
+    _norm = field_validator("coding", mode="before")(
+        lambda v: {str(k).strip().lower(): int(x) for k, x in v.items()} if isinstance(v, dict) else v
+    )
 
 
 class DoseSettings(_Strict):
@@ -77,14 +89,17 @@ class DoseSettings(_Strict):
 class StudyConfig(_Strict):
     study: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
-    format: Literal["qualtrics_csv"] = "qualtrics_csv"
+    format: Literal[FORMATS] | None = None  # None: detected from each file's signature
+    reader: dict[str, Any] = {}  # reader options (REDCap dictionary_path, generic CSV/XLSX layout)
     participant_key: ParticipantKey
+    wave_column: str | None = None
     waves: list[Wave] = Field(min_length=1)
-    response_date_column: str
+    response_date_column: str | None = None
+    date_order: Literal["day_first", "month_first"] | None = None  # for dates like 7/8/2016; else ambiguous = error
     unfinished_responses: Literal["exclude", "keep"] = "exclude"
     filters: list[RowFilter] = []
     fields: dict[CanonicalField, FieldMapping]
-    instruments: dict[Literal["phq9", "gad7"], InstrumentMapping] = {}
+    instruments: dict[str, InstrumentMapping] = {}
     dose: DoseSettings = DoseSettings()
     ignored_columns: list[str] = []
 
@@ -92,6 +107,15 @@ class StudyConfig(_Strict):
     def _one_baseline(self) -> "StudyConfig":
         if sum(w.baseline for w in self.waves) != 1:
             raise ValueError("exactly one wave must be marked `baseline: true`")
+        for i, wave in enumerate(self.waves):
+            if self.wave_column and not wave.values:
+                raise ValueError(f"waves[{i}]: with `wave_column`, every wave needs `values`")
+            if not self.wave_column and not wave.file_pattern:
+                raise ValueError(f"waves[{i}]: needs a `file_pattern` (or set `wave_column` and give `values`)")
+        if "dose_amount" in self.fields and "dose_text" in self.fields:
+            raise ValueError("fields: map either dose_text or dose_amount (+ dose_unit), not both")
+        self._check_instruments()
+        self._check_bands()
         if "substance" in self.fields and self.fields["substance"].codes:
             bad = sorted(set(self.fields["substance"].codes.values()) - set(SUBSTANCES))
             if bad:
@@ -102,10 +126,37 @@ class StudyConfig(_Strict):
                 raise ValueError(f"fields.protocol.codes: unknown protocol {bad}; expected one of {list(PROTOCOLS)}")
         return self
 
+    def _check_instruments(self) -> None:
+        from pipelines.domain.instruments import InstrumentError, get_instrument
+
+        for name, mapping in self.instruments.items():
+            try:
+                declared = get_instrument(name)
+            except (InstrumentError, KeyError):
+                raise ValueError(f"instruments.{name}: unknown instrument; declare it in pipelines/domain/instruments.yaml") from None
+            if len(mapping.items) != declared.items:
+                raise ValueError(f"instruments.{name}.items: {len(mapping.items)} columns given, {declared.label} has {declared.items} items")
+            lo, hi = declared.item_range
+            bad = sorted({v for v in mapping.coding.values() if not lo <= v <= hi})
+            if bad:
+                raise ValueError(f"instruments.{name}.coding: maps to {bad}, outside the item range {lo}-{hi}")
+
+    def _check_bands(self) -> None:
+        from pipelines.domain.dose_bands import DoseBandsError, coerce_bands
+
+        try:
+            coerce_bands(self.dose.bands)
+        except DoseBandsError as exc:
+            raise ValueError(f"dose.bands: {exc}") from None
+
     # --- what the mapping reads -------------------------------------------------------------------------------
     def mapped_columns(self) -> dict[str, str]:
         """Every source column the mapping reads, with the YAML key that reads it (for error messages)."""
-        used = {self.participant_key.column: "participant_key.column", self.response_date_column: "response_date_column"}
+        used = {self.participant_key.column: "participant_key.column"}
+        if self.response_date_column:
+            used[self.response_date_column] = "response_date_column"
+        if self.wave_column:
+            used.setdefault(self.wave_column, "wave_column")
         for i, f in enumerate(self.filters):
             used.setdefault(f.column, f"filters[{i}].column")
         for name, m in self.fields.items():
@@ -117,8 +168,10 @@ class StudyConfig(_Strict):
                 used.setdefault(item, f"instruments.{name}.items[{j}]")
         return used
 
-    def wave_for(self, file_name: str) -> Wave:
-        """The wave a landing file belongs to, from the first matching `file_pattern`."""
+    def wave_for(self, file_name: str) -> Wave | None:
+        """The wave a landing file belongs to, from the first matching `file_pattern`; None when waves are per row."""
+        if self.wave_column:
+            return None
         for wave in self.waves:
             if fnmatch.fnmatch(file_name.lower(), wave.file_pattern.lower()):
                 return wave
@@ -130,6 +183,10 @@ class StudyConfig(_Strict):
     @property
     def baseline_wave(self) -> str:
         return next(w.name for w in self.waves if w.baseline)
+
+    def wave_by_value(self) -> dict[str, str]:
+        """Per-row waves: source value (e.g. a REDCap event name) -> wave name."""
+        return {v: w.name for w in self.waves for v in (w.values or [])}
 
 
 def _location(loc: tuple) -> str:
@@ -158,6 +215,10 @@ def load_study(path: Path) -> StudyConfig:
             f"key `{_location(e['loc'])}`: {e['msg']}" for e in exc.errors(include_input=False, include_url=False)
         )
         raise StudyConfigError(f"{path}: {problems}") from None
+    if config.reader.get("dictionary_path"):  # a data dictionary is project metadata, kept beside the YAML
+        dictionary = Path(config.reader["dictionary_path"])
+        resolved = dictionary if dictionary.is_absolute() else (path.parent / dictionary)
+        config = config.model_copy(update={"reader": {**config.reader, "dictionary_path": str(resolved)}})
     if config.study != path.stem:
         raise StudyConfigError(f"{path}: key `study` is {config.study!r} but the file is named {path.stem!r}; they must match")
     return config

@@ -149,7 +149,7 @@ def test_same_file_twice_loads_once(workspace):
     "data, expected",
     [
         (b"", "is empty"),
-        (b"not,a\nqualtrics,export\n", "matches no known export format"),
+        (b"not,a\nqualtrics,export\n", "header row"),
         (None, "quoted field is never closed"),
     ],
 )

@@ -67,8 +67,9 @@ def test_missing_column_names_key_and_column():
 
 def test_unmapped_columns_are_reported_by_name():
     study = load_study(STUDY_YAML)
-    columns = list(study.mapped_columns()) + list(study.ignored_columns) + ["Q14_new_question"]
-    assert unmapped_columns(study, columns) == ["Q14_new_question"]
+    columns = list(study.mapped_columns()) + list(study.ignored_columns) + ["Status", "Q14_new_question"]
+    assert unmapped_columns(study, columns, consumed=("Status",)) == ["Q14_new_question"]
+    assert unmapped_columns(study, columns) == ["Status", "Q14_new_question"]
 
 
 def test_unknown_wave_file_is_an_error():

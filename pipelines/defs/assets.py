@@ -59,7 +59,8 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
     wave = None
     try:
         study = paths.study(study_name)
-        wave = study.wave_for(file_name).name
+        file_wave = study.wave_for(file_name)
+        wave = file_wave.name if file_wave else "(per row)"
         with warehouse.get_connection() as conn:
             previous = already_loaded(conn, sha256)
         if previous:

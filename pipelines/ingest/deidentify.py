@@ -17,6 +17,7 @@ from pipelines.domain.instruments import score_instrument
 from pipelines.domain.protocol import normalise_protocol
 from pipelines.domain.safety import classify_medications
 from pipelines.privacy.pseudonym import day_shifts, normalise_key_values, pseudonymise
+from pipelines.readers.dates import parse_response_dates
 from schemas.responses import AGE_BANDS, MISSING_CODES
 from schemas.study_config import StudyConfig
 
@@ -85,7 +86,7 @@ def _medications(coded: pd.Series, other_text: pd.Series) -> pd.Series:
     return out["m"]
 
 
-def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, wave: str, key: bytes, source_file: str,
+def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_file: str,
                source_rows: pd.Series, bands: DoseBands) -> pd.DataFrame:
     """The research frame for the accepted rows of one chunk."""
     f = study.fields
@@ -93,8 +94,13 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, wave: str, key: byte
     out["study"] = study.study
     pid = pseudonymise(normalise_key_values(mapped["participant_key"], study.participant_key.normalise), key, study=study.study)
     out["participant_id"] = pid
-    out["wave"] = wave
-    recorded = pd.to_datetime(mapped["recorded"].str.strip(), format="mixed")
+    out["wave"] = mapped["wave"].astype("string")
+    if "recorded" in mapped:
+        day_first = None if study.date_order is None else study.date_order == "day_first"
+        recorded = parse_response_dates(mapped["recorded"], day_first=day_first, file_name=source_file,
+                                        source_rows=source_rows)
+    else:
+        recorded = pd.Series(pd.NaT, index=mapped.index, dtype="datetime64[ns]")
     out["days_since_baseline"] = pd.array([pd.NA] * len(out), dtype="Int32")
     out["response_quarter"] = (recorded.dt.year.astype("string") + "-Q" + recorded.dt.quarter.astype("string"))
     out["age_band"] = age_bands(mapped["age"]) if "age" in f else pd.NA
@@ -102,7 +108,13 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, wave: str, key: byte
         out[name] = _decode(mapped[name], f[name].codes) if name in f else pd.NA
     out["substance"] = out["substance"].astype("string")
 
-    dose_text = mapped["dose_text"] if "dose_text" in f else pd.Series(None, index=mapped.index, dtype="string")
+    if "dose_amount" in f:  # amount + unit columns read as "0.2 g": the same parser, the same statuses
+        unit = _decode(mapped["dose_unit"], f["dose_unit"].codes).fillna("") if "dose_unit" in f else ""
+        dose_text = (_blank_to_na(mapped["dose_amount"]) + " " + unit).str.strip()
+    elif "dose_text" in f:
+        dose_text = mapped["dose_text"]
+    else:
+        dose_text = pd.Series(None, index=mapped.index, dtype="string")
     out = out.join(_doses(out["substance"], dose_text, study, bands))
 
     stack = _decode_multi(mapped["stack_components"], f["stack_components"].codes) if "stack_components" in f else pd.Series([[]] * len(out), index=out.index)

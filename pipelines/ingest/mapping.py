@@ -12,22 +12,31 @@ import pandas as pd
 from schemas.study_config import StudyConfig, StudyConfigError
 
 
-def check_columns(study: StudyConfig, columns: list[str], *, study_file: str, file_name: str) -> None:
+def check_columns(study: StudyConfig, columns: list[str], *, study_file: str, file_name: str,
+                  withheld=()) -> None:
     """Fail before reading any row if the export lacks a column the mapping reads."""
+    refused = [(col, key) for col, key in study.mapped_columns().items() if col in set(withheld)]
+    if refused:
+        listed = "; ".join(f"key `{key}` names column {col!r}" for col, key in refused)
+        raise StudyConfigError(f"{file_name}: study configuration {study_file}: {listed}, an identifier the data "
+                               "dictionary marks as never to be loaded; map a study ID instead")
     missing = [(col, key) for col, key in study.mapped_columns().items() if col not in set(columns)]
     if missing:
         listed = "; ".join(f"key `{key}` names column {col!r}" for col, key in missing)
         raise StudyConfigError(f"{file_name}: does not match study configuration {study_file}: {listed}, not in the file")
 
 
-def unmapped_columns(study: StudyConfig, columns: list[str]) -> list[str]:
-    """Source columns neither mapped nor deliberately ignored: a survey edit the researcher should review."""
-    known = set(study.mapped_columns()) | set(study.ignored_columns) | READER_CONSUMED
+def unmapped_columns(study: StudyConfig, columns: list[str], consumed=()) -> list[str]:
+    """Source columns neither mapped nor deliberately ignored: a survey edit the researcher should review.
+
+    `consumed` are the columns the reader itself reads to classify rows (Status, Finished, ...): never loaded.
+    """
+    known = set(study.mapped_columns()) | set(study.ignored_columns) | set(consumed) | REPEAT_COLUMNS
     return [c for c in columns if c not in known]
 
 
-# Columns the Qualtrics reader itself reads to classify rows; they are never loaded.
-READER_CONSUMED = {"Status", "Finished", "DistributionChannel", "RecordedDate"}
+# REDCap's repeat bookkeeping, read here to exclude repeat rows; never loaded.
+REPEAT_COLUMNS = {"redcap_repeat_instrument", "redcap_repeat_instance"}
 
 
 def exclusion_reasons(chunk: pd.DataFrame, study: StudyConfig) -> pd.Series:
@@ -41,16 +50,22 @@ def exclusion_reasons(chunk: pd.DataFrame, study: StudyConfig) -> pd.Series:
     mark(chunk["__kind"] == "test", "test_response")
     if study.unfinished_responses == "exclude":
         mark(~chunk["__finished"].astype(bool), "unfinished")
+    if "redcap_repeat_instrument" in chunk:  # a repeating form's rows are records of that form, not waves
+        mark(chunk["redcap_repeat_instrument"].str.strip() != "", "repeating_instrument_row")
+    if study.wave_column:
+        mark(~chunk[study.wave_column].str.strip().isin(study.wave_by_value()), "wave_not_in_study")
     for row_filter in study.filters:
         mark(~chunk[row_filter.column].str.strip().isin(row_filter.keep_codes), row_filter.reason)
     return reason
 
 
-def map_columns(chunk: pd.DataFrame, study: StudyConfig) -> pd.DataFrame:
+def map_columns(chunk: pd.DataFrame, study: StudyConfig, *, file_wave: str | None) -> pd.DataFrame:
     """The canonical mapped frame: only mapped columns, renamed, still as exported text."""
     out = pd.DataFrame(index=chunk.index)
     out["participant_key"] = chunk[study.participant_key.column]
-    out["recorded"] = chunk[study.response_date_column]
+    out["wave"] = chunk[study.wave_column].str.strip().map(study.wave_by_value()) if study.wave_column else file_wave
+    if study.response_date_column:
+        out["recorded"] = chunk[study.response_date_column]
     for name, mapping in study.fields.items():
         out[name] = chunk[mapping.column]
         if mapping.other_text_column:

@@ -75,24 +75,25 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
     path = Path(path)
     sha256 = sha256 or file_sha256(path)
     wave = study.wave_for(path.name)
-    reader = open_export(path, chunk_rows=chunk_rows)
-    check_columns(study, reader.names, study_file=study_file, file_name=path.name)
+    reader = open_export(path, chunk_rows=chunk_rows, format=study.format, options=study.reader)
+    check_columns(study, reader.names, study_file=study_file, file_name=path.name,
+                  withheld=getattr(reader, "withheld_columns", ()))
     schema = mapped_schema(study)
     bands = bands or coerce_bands(study.dose.bands)
     out_dir = staging_dir_for(staging_root, study.study, sha256)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    outcome = FileOutcome(study.study, path.name, sha256, wave.name, out_dir,
-                          unmapped_columns=unmapped_columns(study, reader.names))
+    outcome = FileOutcome(study.study, path.name, sha256, wave.name if wave else "(per row)", out_dir,
+                          unmapped_columns=unmapped_columns(study, reader.names, reader.consumed_columns))
 
     for part, chunk in enumerate(reader.iter_chunks()):
         outcome.rows_read += len(chunk)
         reasons = exclusion_reasons(chunk, study)
         outcome.excluded.update(reasons.dropna().value_counts().to_dict())
         kept = chunk[reasons.isna()]
-        mapped = map_columns(kept, study)
+        mapped = map_columns(kept, study, file_wave=wave.name if wave else None)
         for column in mapped.columns:
-            if column != "participant_key" and not column.endswith("_other_text"):
+            if column not in ("participant_key", "wave") and not column.endswith("_other_text"):
                 n = int((mapped[column].str.strip() == "-99").sum())
                 if n:
                     outcome.seen_unanswered[column] += n
@@ -108,7 +109,7 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
             mapped = mapped.drop(index=bad)
         if mapped.empty:
             continue
-        research = deidentify(mapped, study, wave=wave.name, key=key, source_file=path.name,
+        research = deidentify(mapped, study, key=key, source_file=path.name,
                               source_rows=kept.loc[mapped.index, "__row"], bands=bands)
         _check_contract(research)
         research.to_parquet(out_dir / f"responses-{part:05d}.parquet", index=False)

@@ -365,7 +365,7 @@ def draft_mapping_yaml(profile: ExportProfile, study_name: str) -> str:
         f"format: {profile.format_name}",
     ]
     if profile.reader_options:
-        out.append("reader_options:")
+        out.append("reader:")
         for k, v in profile.reader_options.items():
             out.append(f"  {k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, str) else v}")
     out += ["", "participant_key:",

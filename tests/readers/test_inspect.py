@@ -95,7 +95,7 @@ def test_redcap_draft():
                              dictionary_path=REAL_EXPORTS / "redcap_longitudinal_dictionary.csv")
     draft = draft_mapping_yaml(profile, "redcap_study")
     mapping = yaml.safe_load(draft)
-    assert mapping["reader_options"] == {"dictionary_path": "redcap_longitudinal_dictionary.csv"}
+    assert mapping["reader"] == {"dictionary_path": "redcap_longitudinal_dictionary.csv"}
     assert mapping["participant_key"]["column"] == "study_id"
     assert "# Withheld by the reader" in draft and "first_name" not in mapping["ignored_columns"]
     assert profile.column("gym").inferred_type == "text labels"  # collapsed checkbox codes "0,1"
