@@ -122,6 +122,69 @@ def query(sql: str, live: bool) -> None:
 
 
 @main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dictionary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="REDCap data dictionary CSV, for a REDCap export.")
+@click.option("--format", "fmt", default=None, help="Skip detection and read the file as this format.")
+@click.option("--study", default=None, help="Study name for the draft mapping (default: from the file name).")
+@click.option("--draft", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the draft mapping YAML (default: ./<study>.draft.yaml).")
+def inspect(file: Path, dictionary: Path | None, fmt: str | None, study: str | None, draft: Path | None) -> None:
+    """Detect an export's format and profile its columns (never values); write a draft study mapping."""
+    import re
+
+    from pipelines.readers import ExportReadError
+    from pipelines.readers.inspect import draft_mapping_yaml, inspect_export, render_profile
+
+    try:
+        profile = inspect_export(file, dictionary_path=dictionary, format=fmt)
+    except ExportReadError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(render_profile(profile))
+    name = study or re.sub(r"[^a-z0-9_]+", "_", file.stem.lower()).strip("_") or "my_study"
+    if not name[0].isalpha():
+        name = f"study_{name}"
+    target = draft or Path.cwd() / f"{name}.draft.yaml"  # never beside the export: the landing folder is for data
+    target.write_text(draft_mapping_yaml(profile, name), encoding="utf-8")
+    click.echo(f"Draft mapping written to {_rel(target)}: review it, then save it as schemas/studies/{name}.yaml")
+
+
+@main.command("parse-dose")
+@click.argument("text", required=False)
+@click.option("--substance", type=click.Choice(["psilocybin_mushrooms", "lsd", "lsd_analogue"]),
+              help="Substance of the dose TEXT.")
+@click.option("--file", "in_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with columns `substance` and `text`: writes it back with the parse results added.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output CSV for --file (default: <file>.parsed.csv).")
+@click.option("--tab-strength-ug", type=float, default=100.0, show_default=True, help="Micrograms in one LSD tab.")
+@click.option("--study", default=None, help="Use this study's dose bands and tab strength.")
+def parse_dose(text: str | None, substance: str | None, in_file: Path | None, out: Path | None,
+               tab_strength_ug: float, study: str | None) -> None:
+    """Normalise a free-text dose (or a CSV of them) to amount, unit, status, reason and band."""
+    import json
+
+    from pipelines.domain.dose_csv import DoseFileError, dose_result_json, parse_dose_file
+    from schemas.study_config import load_study
+
+    bands = None
+    if study:
+        config = load_study(load_settings().studies_dir / f"{study}.yaml")
+        bands, tab_strength_ug = config.dose.bands, config.dose.tab_strength_ug
+    if in_file:
+        target = out or in_file.with_name(in_file.stem + ".parsed.csv")
+        try:
+            counts = parse_dose_file(in_file, target, tab_strength_ug=tab_strength_ug, bands=bands)
+        except DoseFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Wrote {_rel(target)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return
+    if text is None or substance is None:
+        raise click.UsageError("give --substance and a dose TEXT, or --file CSV")
+    click.echo(json.dumps(dose_result_json(substance, text, tab_strength_ug=tab_strength_ug, bands=bands), indent=2))
+
+
+@main.command()
 @click.option("--port", default=3000, show_default=True)
 def ui(port: int) -> None:
     """Start the Dagster UI on localhost for the instance in DAGSTER_HOME."""

@@ -54,3 +54,32 @@ def test_console_script_is_installed():
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("run", "status", "ui", "query"):
         assert command in out
+
+
+def test_inspect_profiles_without_values_and_writes_a_draft(tmp_path):
+    from tests.paths import SAMPLE_DIR
+    draft = tmp_path / "draft.yaml"
+    result = CliRunner().invoke(main, ["inspect", str(SAMPLE_DIR / "baseline.csv"), "--study", "new_study", "--draft", str(draft)])
+    assert result.exit_code == 0, result.output
+    assert "qualtrics_csv" in result.output and "RecipientEmail" in result.output
+    text = draft.read_text()
+    assert "study: new_study" in text and "IPAddress" in text
+    import csv
+    with (SAMPLE_DIR / "baseline.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))[2:]
+    for value in ({r["RecipientEmail"] for r in rows} | {r["IPAddress"] for r in rows}) - {""}:
+        assert value not in result.output and value not in text
+
+
+def test_parse_dose_command_and_file(tmp_path):
+    import json
+    one = CliRunner().invoke(main, ["parse-dose", "--substance", "lsd", "1/10 tab"])
+    assert one.exit_code == 0
+    result = json.loads(one.output)
+    assert result["amount"] == 10.0 and result["unit"] == "ug" and result["band"] == "standard"
+    src = tmp_path / "doses.csv"
+    src.write_text("substance,text\npsilocybin_mushrooms,0.2g\nlsd,=cmd|' /C calc'!A0\n", encoding="utf-8")
+    done = CliRunner().invoke(main, ["parse-dose", "--file", str(src)])
+    assert done.exit_code == 0, done.output
+    out = (tmp_path / "doses.parsed.csv").read_text(encoding="utf-8")
+    assert "0.2" in out and "\n=" not in out and ",=" not in out

@@ -18,14 +18,17 @@ from pipelines.settings import load_settings
 RESEARCH_KEY = dg.AssetKey(["research", "responses"])
 
 
+EXPORT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx"}
+
+
 def landing_files_on_disk(landing_dir: Path) -> list[tuple[str, str, Path]]:
-    """(study, file name, path) for every export in `<landing>/<study>/`, skipping hidden files."""
+    """(study, file name, path) for every export in `<landing>/<study>/`, skipping hidden and non-export files."""
     found = []
     if not landing_dir.is_dir():
         return found
     for study_dir in sorted(p for p in landing_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(study_dir.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
+            if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in EXPORT_SUFFIXES:
                 found.append((study_dir.name, path.name, path))
     return found
 
