@@ -10,7 +10,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.defs.assets import analytics_copy, deidentified_responses, outcomes_by_protocol_dose, research_responses
+from pipelines.defs.assets import (
+    analytics_copy, deidentified_responses, outcomes_by_protocol_dose, research_responses, safety_signals,
+)
 from pipelines.defs.partitions import landing_files, partition_key
 from pipelines.defs.resources import default_resources
 from pipelines.settings import REPO_ROOT, Settings, load_settings
@@ -50,7 +52,7 @@ class Workspace:
                               instance=self.instance, resources=self.resources, raise_on_error=False)
 
     def publish(self) -> dg.ExecuteInProcessResult:
-        return dg.materialize([outcomes_by_protocol_dose, analytics_copy], instance=self.instance,
+        return dg.materialize([outcomes_by_protocol_dose, safety_signals, analytics_copy], instance=self.instance,
                               resources=self.resources, raise_on_error=False)
 
     def sql(self, query: str, params=None) -> list[tuple]:

@@ -160,7 +160,32 @@ def outcomes_by_protocol_dose(warehouse: DuckDBResource):
     )
 
 
-@dg.asset(deps=[outcomes_by_protocol_dose], group_name="publish", kinds={"duckdb"}, pool="duckdb")
+@dg.asset(
+    key=["public", "safety_signals"],
+    deps=[research_responses],
+    group_name="publish",
+    kinds={"duckdb"},
+    pool="duckdb",
+    check_specs=[dg.AssetCheckSpec("small_counts_suppressed", asset=["public", "safety_signals"], blocking=True,
+                                   description=f"no published count is below {publish.MIN_CELL} unless zero")],
+)
+def safety_signals(warehouse: DuckDBResource):
+    """public.safety_signals: PHQ-9 item 9, QIDS item 12, lithium, SSRI/SNRI and MAOI co-medication, doses above
+    the microdose range and daily dosing, counted by study, substance, protocol and dose band. Small counts are
+    withheld as in every public table; a blocking check stops publication if one slipped through."""
+    with warehouse.get_connection() as conn:
+        counts = publish.build_safety_signals(conn)
+        leaks = conn.execute(
+            f"""SELECT count(*) FROM public.safety_signals WHERE NOT suppressed
+                AND (n_assessed < {publish.MIN_CELL} OR (n_flagged > 0 AND n_flagged < {publish.MIN_CELL}))"""
+        ).fetchone()[0]
+    yield dg.MaterializeResult(metadata={**counts, "dagster/row_count": counts["cells"]})
+    yield dg.AssetCheckResult(check_name="small_counts_suppressed", passed=leaks == 0, severity=ERROR,
+                              metadata={"small_published_counts": leaks, "suppressed_cells": counts["suppressed_cells"],
+                                        "threshold": publish.MIN_CELL})
+
+
+@dg.asset(deps=[outcomes_by_protocol_dose, safety_signals], group_name="publish", kinds={"duckdb"}, pool="duckdb")
 def analytics_copy(paths: SurveyPaths, warehouse: DuckDBResource):
     """analytics.duckdb: the research, public and ops tables analysts may read, written to a new file and renamed
     into place, so that queries never hold a lock an ingestion waits on and restricted tables stay behind."""

@@ -13,9 +13,9 @@ import pandas as pd
 
 from pipelines.domain.dose import parse_dose
 from pipelines.domain.dose_bands import DoseBands, dose_band
-from pipelines.domain.instruments import score_instrument
 from pipelines.domain.protocol import normalise_protocol
-from pipelines.domain.safety import classify_medications
+from pipelines.domain.safety import FLAG_COLUMNS, classify_medications, safety_flags
+from pipelines.ingest.scoring import score_study_instruments
 from pipelines.privacy.pseudonym import day_shifts, normalise_key_values, pseudonymise
 from pipelines.readers.dates import parse_response_dates
 from schemas.responses import AGE_BANDS, MISSING_CODES
@@ -24,6 +24,7 @@ from schemas.study_config import StudyConfig
 _EPOCH = pd.Timestamp("1970-01-01")
 _AGE_EDGES = [17, 24, 34, 44, 54, 64, 200]
 STAGED_EXTRA = ("shifted_day", "source_row")
+PRIMARY_OUTCOMES = {"phq9": 9, "gad7": 7}  # kept wide on research.responses
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
@@ -61,12 +62,15 @@ def _per_distinct(frame: pd.DataFrame, func, out_columns: list[str]) -> pd.DataF
 def _doses(substance: pd.Series, text: pd.Series, study: StudyConfig, bands: DoseBands) -> pd.DataFrame:
     def one(sub, txt):
         if sub is None:
-            return (None, None, "missing" if txt is None else "unparseable", "unknown")
+            return (None, None, "missing" if txt is None else "unparseable", None, None, "unknown")
         r = parse_dose(sub, txt, tab_strength_ug=study.dose.tab_strength_ug)
-        return (r.amount, r.unit, r.status, dose_band(sub, r.amount, bands))
+        return (r.amount, r.unit, r.status, r.range_low, r.range_high, dose_band(sub, r.amount, bands))
 
     frame = pd.DataFrame({"s": substance, "t": _blank_to_na(text)})
-    return _per_distinct(frame, one, ["dose_amount", "dose_unit", "dose_status", "dose_band"])
+    out = _per_distinct(frame, one, ["dose_amount", "dose_unit", "dose_status", "dose_range_low", "dose_range_high", "dose_band"])
+    for col in ("dose_amount", "dose_range_low", "dose_range_high"):
+        out[col] = out[col].astype("Float64")
+    return out
 
 
 def _protocols(coded: pd.Series, other_text: pd.Series, stack: pd.Series) -> pd.DataFrame:
@@ -87,8 +91,8 @@ def _medications(coded: pd.Series, other_text: pd.Series) -> pd.Series:
 
 
 def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_file: str,
-               source_rows: pd.Series, bands: DoseBands) -> pd.DataFrame:
-    """The research frame for the accepted rows of one chunk."""
+               source_rows: pd.Series, bands: DoseBands) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The research frame for the accepted rows of one chunk, and its instrument scores and items (long)."""
     f = study.fields
     out = pd.DataFrame(index=mapped.index)
     out["study"] = study.study
@@ -131,27 +135,28 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_f
     else:
         out["medication_classes"] = [[] for _ in range(len(out))]
 
-    for inst, n_items in (("phq9", 9), ("gad7", 7)):
-        items = pd.DataFrame(index=out.index)
-        if inst in study.instruments:
-            coding = study.instruments[inst].coding
-            for i in range(1, n_items + 1):
-                items[f"{inst}_item{i}"] = _blank_to_na(mapped[f"{inst}_item{i}"]).map(coding).astype("Int64")
-            scores = score_instrument(inst, items)
+    wide, scores_long, items_long = score_study_instruments(mapped, study)
+    for inst, n_items in PRIMARY_OUTCOMES.items():
+        if inst in wide:
+            out = out.join(wide[inst][[f"{inst}_item{i}" for i in range(1, n_items + 1)] + [f"{inst}_total", f"{inst}_band"]])
         else:
             for i in range(1, n_items + 1):
-                items[f"{inst}_item{i}"] = pd.array([pd.NA] * len(out), dtype="Int64")
-            scores = pd.DataFrame({f"{inst}_total": pd.array([pd.NA] * len(out), dtype="Int64"),
-                                   f"{inst}_band": pd.array([pd.NA] * len(out), dtype="string")}, index=out.index)
-        out = out.join(items).join(scores[[f"{inst}_total", f"{inst}_band"]])
+                out[f"{inst}_item{i}"] = pd.array([pd.NA] * len(out), dtype="Int64")
+            out[f"{inst}_total"] = pd.array([pd.NA] * len(out), dtype="Int64")
+            out[f"{inst}_band"] = pd.array([pd.NA] * len(out), dtype="string")
 
-    out["flag_phq9_item9"] = (out["phq9_item9"] >= 1).astype("boolean")
-    out["flag_above_micro"] = (out["dose_band"] == "above_micro").astype("boolean")
-    out["flag_daily_dosing"] = (out["protocol"] == "daily").astype("boolean")
-    out["flag_interacting_medication"] = out["medication_classes"].map(bool).astype("boolean")
+    signals = pd.DataFrame(index=out.index)
+    for column in ("phq9_item9", "dose_band", "protocol", "days_off", "medication_classes"):
+        signals[column] = out[column]
+    if "qids_sr16" in wide:
+        signals["qids_item12"] = wide["qids_sr16"]["qids_sr16_item12"]
+    if "medications" not in f:
+        signals = signals.drop(columns="medication_classes")  # not asked: NA, never "no"
+    out = out.join(safety_flags(signals)[list(FLAG_COLUMNS)])
     out["source_file"] = source_file
     out["loaded_at"] = pd.NaT
     shift = day_shifts(pid, key)
     out["shifted_day"] = ((recorded.dt.normalize() - _EPOCH).dt.days.astype("Int64") + shift).astype("Int64")
     out["source_row"] = source_rows.astype("int64")
-    return out
+    keys = out[["study", "participant_id", "wave", "shifted_day", "source_row"]]
+    return out, keys.join(scores_long, how="inner"), keys.join(items_long, how="inner")

@@ -60,6 +60,9 @@ class FileOutcome:
     def responses_glob(self) -> str:
         return str(self.staging_dir / "responses-*.parquet")
 
+    def parts_glob(self, kind: str) -> str:
+        return str(self.staging_dir / f"{kind}-*.parquet")
+
     @property
     def quarantine_glob(self) -> str:
         return str(self.staging_dir / "quarantine-*.parquet")
@@ -109,10 +112,12 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
             mapped = mapped.drop(index=bad)
         if mapped.empty:
             continue
-        research = deidentify(mapped, study, key=key, source_file=path.name,
-                              source_rows=kept.loc[mapped.index, "__row"], bands=bands)
+        research, scores, items = deidentify(mapped, study, key=key, source_file=path.name,
+                                             source_rows=kept.loc[mapped.index, "__row"], bands=bands)
         _check_contract(research)
         research.to_parquet(out_dir / f"responses-{part:05d}.parquet", index=False)
+        scores.to_parquet(out_dir / f"scores-{part:05d}.parquet", index=False)
+        items.to_parquet(out_dir / f"items-{part:05d}.parquet", index=False)
         outcome.rows_accepted += len(research)
     return outcome
 

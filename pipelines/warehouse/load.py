@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.ingest.process import FileOutcome
-from pipelines.warehouse.tables import INGESTED_FILES, RESPONSES, column_names, ensure_tables
+from pipelines.warehouse.tables import (
+    INGESTED_FILES, INSTRUMENT_ITEMS, INSTRUMENT_SCORES, RESPONSES, column_names, ensure_tables,
+)
 
 _RESEARCH_COLUMNS = column_names(RESPONSES)
 
@@ -61,13 +63,23 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
             )
             kept = conn.execute("SELECT count(*) FROM staged").fetchone()[0]
             superseded = outcome.rows_accepted - kept
-            conn.execute(
-                """DELETE FROM research.responses r USING staged s
-                   WHERE r.study = s.study AND r.participant_id = s.participant_id AND r.wave = s.wave"""
-            )
+            for table in ("research.responses", "research.instrument_scores", "research.instrument_items"):
+                conn.execute(
+                    f"""DELETE FROM {table} r USING staged s
+                        WHERE r.study = s.study AND r.participant_id = s.participant_id AND r.wave = s.wave"""
+                )
             cols = ", ".join(_RESEARCH_COLUMNS)
             select = ", ".join("now()::TIMESTAMP" if c == "loaded_at" else f"s.{c}" for c in _RESEARCH_COLUMNS)
             conn.execute(f"INSERT INTO research.responses ({cols}) SELECT {select} FROM staged s")
+            for table, kind in ((INSTRUMENT_SCORES, "scores"), (INSTRUMENT_ITEMS, "items")):
+                cols = column_names(table)
+                conn.execute(
+                    f"""INSERT INTO {table.qualified} ({', '.join(cols)})
+                        SELECT {', '.join('p.' + c for c in cols)}
+                        FROM read_parquet(?, union_by_name = true) p
+                        JOIN staged s USING (study, participant_id, wave, source_row)""",
+                    [outcome.parts_glob(kind)],
+                )
             conn.execute(
                 """INSERT OR REPLACE INTO ops.response_days
                    SELECT study, participant_id, wave, shifted_day FROM staged"""

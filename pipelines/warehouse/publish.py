@@ -12,7 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.warehouse.tables import ALL_TABLES, OUTCOMES_BY_PROTOCOL_DOSE, column_names, ensure_tables
+from pipelines.warehouse.tables import ALL_TABLES, OUTCOMES_BY_PROTOCOL_DOSE, SAFETY_SIGNALS, column_names, ensure_tables
+
+SIGNALS = ("phq9_item9", "qids_item12", "lithium", "ssri_snri", "maoi", "above_micro", "daily_dosing")
 
 MIN_CELL = 11
 
@@ -51,6 +53,49 @@ def build_outcomes_by_protocol_dose(conn) -> dict[str, int]:
     cells, suppressed = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE suppressed) FROM public.outcomes_by_protocol_dose"
     ).fetchone()
+    return {"cells": cells, "suppressed_cells": suppressed}
+
+
+def build_safety_signals(conn) -> dict[str, int]:
+    """Rebuild public.safety_signals: each flag counted by substance x protocol x dose band, small counts withheld.
+
+    A count is withheld when the cell has fewer than MIN_CELL assessed responses, when fewer than MIN_CELL (but
+    some) are flagged or not flagged, or when everyone assessed is flagged (no cell where all share one outcome).
+    """
+    ensure_tables(conn)
+    unpivot = " UNION ALL ".join(
+        f"SELECT study, substance, protocol, dose_band, '{name}' AS signal, flag_{name} AS flag FROM research.responses"
+        for name in SIGNALS
+    )
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute("DELETE FROM public.safety_signals")
+        conn.execute(
+            f"""INSERT INTO public.safety_signals ({', '.join(column_names(SAFETY_SIGNALS))})
+            WITH flags AS ({unpivot}),
+            cells AS (
+                SELECT study, coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
+                       coalesce(dose_band, 'unknown') AS dose_band, signal,
+                       count(flag) AS assessed, count(*) FILTER (WHERE flag) AS flagged
+                FROM flags GROUP BY ALL
+            ),
+            judged AS (
+                SELECT *, assessed < {MIN_CELL}
+                          OR (flagged > 0 AND flagged < {MIN_CELL})
+                          OR (assessed - flagged > 0 AND assessed - flagged < {MIN_CELL})
+                          OR (flagged > 0 AND flagged = assessed) AS hide
+                FROM cells
+            )
+            SELECT study, substance, protocol, dose_band, signal,
+                   CASE WHEN hide THEN NULL ELSE assessed END, CASE WHEN hide THEN NULL ELSE flagged END, hide
+            FROM judged ORDER BY ALL"""
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    cells, suppressed = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE suppressed) FROM public.safety_signals").fetchone()
     return {"cells": cells, "suppressed_cells": suppressed}
 
 

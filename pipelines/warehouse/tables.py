@@ -50,6 +50,8 @@ RESPONSES = Table(
         Column("dose_amount", "DOUBLE", "normalised dose: grams of dried mushroom, or micrograms for LSD and analogues"),
         Column("dose_unit", "VARCHAR", "g or ug"),
         Column("dose_status", "VARCHAR", "how the free-text dose was read: exact, range, unit_inferred, ambiguous, unparseable, missing"),
+        Column("dose_range_low", "DOUBLE", "lower end when the dose was given as a range (dose_amount is the midpoint)"),
+        Column("dose_range_high", "DOUBLE", "upper end when the dose was given as a range"),
         Column("dose_band", "VARCHAR", "very_low, standard, high_micro, above_micro (not a microdose) or unknown"),
         Column("protocol", "VARCHAR", "canonical dosing protocol: fadiman, stamets, every_other_day, twice_weekly, daily, intuitive, other"),
         Column("days_on", "TINYINT", "dosing days per cycle, where the protocol has a fixed schedule"),
@@ -62,14 +64,49 @@ RESPONSES = Table(
         *_items("gad7", 7, "GAD-7"),
         Column("gad7_total", "TINYINT", "GAD-7 total 0-21; NULL if any item is missing"),
         Column("gad7_band", "VARCHAR", "GAD-7 severity: minimal, mild, moderate, severe"),
-        Column("flag_phq9_item9", "BOOLEAN", "safety signal: PHQ-9 item 9 (thoughts of self-harm) >= 1"),
-        Column("flag_above_micro", "BOOLEAN", "safety signal: the dose is above the microdose range"),
-        Column("flag_daily_dosing", "BOOLEAN", "safety signal: daily dosing (tolerance builds fast)"),
-        Column("flag_interacting_medication", "BOOLEAN", "safety signal: lithium, SSRI/SNRI or MAOI reported"),
+        Column("flag_phq9_item9", "BOOLEAN", "safety signal: PHQ-9 item 9 (thoughts of self-harm) >= 1; NULL if not asked or answered"),
+        Column("flag_qids_item12", "BOOLEAN", "safety signal: QIDS-SR16 item 12 (suicidal ideation) >= 1; NULL if not asked or answered"),
+        Column("flag_lithium", "BOOLEAN", "safety signal: lithium reported (seizure reports with psychedelics)"),
+        Column("flag_ssri_snri", "BOOLEAN", "safety signal: an SSRI or SNRI reported"),
+        Column("flag_maoi", "BOOLEAN", "safety signal: an MAOI reported"),
+        Column("flag_above_micro", "BOOLEAN", "safety signal: the dose is above the microdose range; NULL if unknown"),
+        Column("flag_daily_dosing", "BOOLEAN", "safety signal: daily dosing (tolerance builds fast); NULL if unknown"),
         Column("source_file", "VARCHAR", "landing file the row was loaded from (see ops.ingested_files)"),
         Column("loaded_at", "TIMESTAMP", "when the row was loaded"),
     ),
     primary_key=("study", "participant_id", "wave"),
+)
+
+_KEY = (
+    Column("study", "VARCHAR", "study name"),
+    Column("participant_id", "VARCHAR", "pseudonym (see research.responses)"),
+    Column("wave", "VARCHAR", "wave"),
+)
+
+INSTRUMENT_SCORES = Table(
+    "research", "instrument_scores",
+    "Every configured instrument's scores, one row per response and scale (e.g. dass21 depression_raw and depression_x2).",
+    (
+        *_KEY,
+        Column("instrument", "VARCHAR", "instrument as declared in pipelines/domain/instruments.yaml, e.g. phq9, dass21, swemwbs"),
+        Column("scale", "VARCHAR", "total, or a subscale and its scale: depression_raw (plain sum), depression_x2 (x2, comparable with DASS-42 norms), raw, metric"),
+        Column("score", "DOUBLE", "the score; NULL if an item is missing and the instrument does not allow proration"),
+        Column("band", "VARCHAR", "severity band for this scale, where the instrument defines bands on it"),
+        Column("prorated", "BOOLEAN", "true when missing items were prorated as the declaration allows"),
+    ),
+    primary_key=("study", "participant_id", "wave", "instrument", "scale"),
+)
+
+INSTRUMENT_ITEMS = Table(
+    "research", "instrument_items",
+    "Every configured instrument's item responses, recoded to the instrument's canonical range.",
+    (
+        *_KEY,
+        Column("instrument", "VARCHAR", "instrument"),
+        Column("item", "SMALLINT", "item number in questionnaire order (1-based)"),
+        Column("value", "SMALLINT", "recoded item value; NULL if not answered (including Qualtrics -99)"),
+    ),
+    primary_key=("study", "participant_id", "wave", "instrument", "item"),
 )
 
 RESPONSE_DAYS = Table(
@@ -136,7 +173,23 @@ OUTCOMES_BY_PROTOCOL_DOSE = Table(
     ),
 )
 
-ALL_TABLES = (RESPONSES, RESPONSE_DAYS, QUARANTINE, INGESTED_FILES, OUTCOMES_BY_PROTOCOL_DOSE)
+SAFETY_SIGNALS = Table(
+    "public", "safety_signals",
+    "Safety signals counted by substance, protocol and dose band. Counts below 11 (and non-zero) are suppressed.",
+    (
+        Column("study", "VARCHAR", "study name"),
+        Column("substance", "VARCHAR", "substance"),
+        Column("protocol", "VARCHAR", "canonical dosing protocol"),
+        Column("dose_band", "VARCHAR", "dose band"),
+        Column("signal", "VARCHAR", "phq9_item9, qids_item12, lithium, ssri_snri, maoi, above_micro or daily_dosing"),
+        Column("n_assessed", "BIGINT", "responses where the signal could be assessed (flag not NULL); NULL when suppressed"),
+        Column("n_flagged", "BIGINT", "responses with the signal; NULL when suppressed"),
+        Column("suppressed", "BOOLEAN", "true when n_assessed < 11, or fewer than 11 (but some) are flagged or not flagged, or all are flagged: counts withheld"),
+    ),
+)
+
+ALL_TABLES = (RESPONSES, INSTRUMENT_SCORES, INSTRUMENT_ITEMS, RESPONSE_DAYS, QUARANTINE, INGESTED_FILES,
+              OUTCOMES_BY_PROTOCOL_DOSE, SAFETY_SIGNALS)
 SCHEMAS = {"research": "Row-level, de-identified data", "ops": "Pipeline bookkeeping", "public": "Suppressed aggregates"}
 
 
