@@ -21,8 +21,12 @@ def _missing(s: pd.Series) -> pd.Series:
     return s.str.strip().isin(MISSING_CODES)
 
 
-def _code_check(allowed: set[str], name: str) -> pa.Check:
-    return pa.Check(lambda s: _missing(s) | s.str.strip().isin(allowed), name=name)
+def _code_check(allowed: set[str], name: str, *, fold_case: bool = False) -> pa.Check:
+    def ok(s: pd.Series) -> pd.Series:
+        text = s.str.strip()
+        return _missing(s) | (text.str.lower() if fold_case else text).isin(allowed)
+
+    return pa.Check(ok, name=name)
 
 
 def _multi_code_check(allowed: set[str]) -> pa.Check:
@@ -74,7 +78,7 @@ def mapped_schema(study: StudyConfig) -> pa.DataFrameSchema:
             columns[f"{name}_other_text"] = text
     for inst, mapping in study.instruments.items():
         for i, _ in enumerate(mapping.items, start=1):
-            columns[f"{inst}_item{i}"] = pa.Column(str, checks=_code_check(set(mapping.coding), "code_in_item_coding"))
+            columns[f"{inst}_item{i}"] = pa.Column(str, checks=_code_check(set(mapping.coding), "code_in_item_coding", fold_case=True))
     return pa.DataFrameSchema(columns, strict=True, name=f"{study.study}_mapped")
 
 

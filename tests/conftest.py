@@ -61,7 +61,13 @@ class Workspace:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def studies_dir() -> Path | None:
+    """Override in a test module to use other study mappings than schemas/studies."""
+    return None
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studies_dir: Path | None):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
@@ -72,6 +78,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "SURVEY_STAGING_DIR": tmp_path / "staging",
         "DAGSTER_HOME": home,
     }
+    if studies_dir is not None:
+        env["SURVEY_STUDIES_DIR"] = studies_dir
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))
     (tmp_path / "landing").mkdir()
