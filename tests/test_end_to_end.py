@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 
 import dagster as dg
@@ -145,10 +146,33 @@ def test_same_file_twice_loads_once(workspace):
     assert statuses == {"baseline.csv": "loaded", "followup.csv": "loaded", "baseline_copy.csv": "duplicate"}
 
 
+def _records(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+def _header_then(data: bytes) -> bytes:
+    """The follow-up's three header records (question texts hold quoted line breaks), then `data`."""
+    with FOLLOWUP.open(newline="", encoding="utf-8") as fh:
+        head = list(csv.reader(fh))[:3]
+    return _records(head) + data
+
+
+def _first_data_row() -> bytes:
+    with FOLLOWUP.open(newline="", encoding="utf-8") as fh:
+        return _records([list(csv.reader(fh))[3]])
+
+
 @pytest.mark.parametrize(
     "data, expected",
     [
         (b"", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
+        ("StartDate;EndDate;Status\nD\u00e9but;Fin;Statut\n".encode("cp1252"), "UTF"),
+        (b"StartDate;EndDate;Status;RecordedDate\nA;B;C;D\n", "delimiter"),
+        ("lazy:more_fields", "more fields than the header"),
+        ("lazy:duplicated", "duplicated column"),
         (b"not,a\nqualtrics,export\n", "header row"),
         (None, "quoted field is never closed"),
     ],
@@ -160,11 +184,17 @@ def test_corrupt_file_fails_alone(workspace, data, expected):
     if data is None:  # truncated in the middle of a quoted free-text answer
         text = FOLLOWUP.read_bytes()
         data = text[: len(text) // 2] + b',"this answer was cut'
+    elif data == "lazy:more_fields":
+        data = _header_then(_first_data_row().rstrip(b"\n") + b",surplus\n")
+    elif data == "lazy:duplicated":
+        data = _header_then(_first_data_row()).replace(b"Q12_7", b"Q12_6", 1)
     result = workspace.ingest(workspace.land_bytes(data, "followup_broken.csv"))
     assert not result.success
     (status, error), = workspace.sql("SELECT status, error FROM ops.ingested_files WHERE file_name = 'followup_broken.csv'")
     assert status == "failed"
     assert error.startswith("followup_broken.csv") and expected in error
+    for fragment in ("surplus", "this answer was cut", "D\u00e9but", "@"):
+        assert fragment not in error
     assert workspace.sql("SELECT count(*) FROM research.responses") == before
     assert workspace.sql("SELECT count(*) FROM ops.quarantine WHERE file_name = 'followup_broken.csv'") == [(0,)]
     # the other file still loads afterwards
