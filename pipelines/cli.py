@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from pipelines.settings import REPO_ROOT, load_settings
+from pipelines.warehouse.connect import WarehouseBusy, open_read_only
 
 
 def _rel(path: Path) -> str:
@@ -72,7 +73,7 @@ def status() -> None:
     settings = load_settings()
     records = {}
     if settings.warehouse.exists():
-        with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
+        with open_read_only(settings.warehouse) as conn:
             try:
                 rows = conn.execute(
                     """SELECT study, file_name, file_sha256, status, rows_read, rows_accepted, rows_quarantined,
@@ -111,13 +112,11 @@ def _status_line(name: str, state: str, counts: list, error: str | None) -> None
 @click.option("--live", is_flag=True, help="Query the live warehouse instead of the analysts' copy.")
 def query(sql: str, live: bool) -> None:
     """Run SQL read-only against the analysts' copy (analytics.duckdb) and print the result."""
-    import duckdb
-
     settings = load_settings()
     path = settings.warehouse if live else settings.analytics_copy
     if not path.exists():
         raise click.ClickException(f"{_rel(path)} does not exist yet: run `survey-pipeline run` first")
-    with duckdb.connect(str(path), read_only=True) as conn:
+    with open_read_only(path) as conn:
         conn.sql(sql).show(max_rows=200, max_width=200)
 
 
@@ -197,5 +196,13 @@ def ui(port: int) -> None:
     sys.exit(subprocess.call(cmd, cwd=REPO_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}))
 
 
+def run_cli() -> None:
+    """Entry point: a busy warehouse is a message, not a traceback."""
+    try:
+        main()
+    except WarehouseBusy as exc:
+        raise SystemExit(f"Error: {exc}") from None
+
+
 if __name__ == "__main__":
-    main()
+    run_cli()

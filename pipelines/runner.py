@@ -12,9 +12,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from pipelines.settings import REPO_ROOT, Settings
+from pipelines.warehouse.connect import open_read_only
 
 DAGSTER_YAML = REPO_ROOT / ".dagster" / "dagster.yaml"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -58,7 +57,7 @@ def known_files(warehouse: Path, *, retry_failed: bool) -> set[tuple[str, str, s
     """(study, file name, sha256) already processed, read from the live warehouse."""
     if not warehouse.exists():
         return set()
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with open_read_only(warehouse) as conn:
         exists = conn.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
         ).fetchone()[0]
@@ -71,7 +70,7 @@ def known_files(warehouse: Path, *, retry_failed: bool) -> set[tuple[str, str, s
 def file_records(warehouse: Path, files: list[tuple[str, str, str]]) -> list[dict]:
     if not files or not warehouse.exists():
         return []
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with open_read_only(warehouse) as conn:
         conn.execute("CREATE TEMP TABLE wanted (study VARCHAR, file_name VARCHAR, file_sha256 VARCHAR)")
         conn.executemany("INSERT INTO wanted VALUES (?, ?, ?)", files)
         cursor = conn.execute(
@@ -139,7 +138,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
 def _public_exists(warehouse: Path) -> bool:
     if not warehouse.exists():
         return False
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with open_read_only(warehouse) as conn:
         return bool(conn.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'public'").fetchone()[0])
 
@@ -147,7 +146,7 @@ def _public_exists(warehouse: Path) -> bool:
 def table_counts(path: Path) -> list[tuple[str, int]]:
     if not path.exists():
         return []
-    with duckdb.connect(str(path), read_only=True) as conn:
+    with open_read_only(path) as conn:
         tables = conn.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
         return [(t, conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for (t,) in tables]

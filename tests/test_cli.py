@@ -83,3 +83,21 @@ def test_parse_dose_command_and_file(tmp_path):
     assert done.exit_code == 0, done.output
     out = (tmp_path / "doses.parsed.csv").read_text(encoding="utf-8")
     assert "0.2" in out and "\n=" not in out and ",=" not in out
+
+
+def test_busy_warehouse_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    import time
+
+    db = tmp_path / "survey.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
+                               "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("SURVEY_WAREHOUSE", str(db))
+        exe = os.path.join(os.path.dirname(sys.executable), "survey-pipeline")
+        start = time.monotonic()
+        done = subprocess.run([exe, "query", "--live", "SELECT 1"], capture_output=True, text=True)
+        assert done.returncode != 0 and time.monotonic() - start < 30
+        assert "in use by another process" in done.stderr and "Traceback" not in done.stderr
+    finally:
+        holder.kill()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
-
 from pipelines.warehouse.tables import ALL_TABLES, OUTCOMES_BY_PROTOCOL_DOSE, SAFETY_SIGNALS, column_names, ensure_tables
 
 SIGNALS = ("phq9_item9", "qids_item12", "lithium", "ssri_snri", "maoi", "above_micro", "daily_dosing")
@@ -124,7 +122,3 @@ def publish_copy(conn, target: Path) -> list[str]:
         conn.execute("DETACH pub")
     os.replace(tmp, target)
     return [t.qualified for t in published]
-
-
-def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(path), read_only=True)
