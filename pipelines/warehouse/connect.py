@@ -6,6 +6,7 @@ a run writes gets a lock error, which we turn into advice rather than a stack tr
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -25,3 +26,15 @@ def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
                 "or try again when the run has finished"
             ) from None
         raise
+
+
+@contextmanager
+def transaction(conn):
+    """All or nothing: commit when the block ends (even by `return`), roll back on any error."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

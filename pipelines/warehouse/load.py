@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.ingest.process import FileOutcome
+from pipelines.warehouse.connect import transaction
 from pipelines.warehouse.tables import (
     INGESTED_FILES, INSTRUMENT_ITEMS, INSTRUMENT_SCORES, RESPONSES, column_names, ensure_tables,
 )
@@ -38,8 +39,7 @@ def already_loaded(conn, sha256: str) -> str | None:
 def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult:
     """Move one file's staged rows into research.responses and its record into ops.ingested_files, atomically."""
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         previous = conn.execute(
             "SELECT file_name FROM ops.ingested_files WHERE file_sha256 = ? AND status = 'loaded' LIMIT 1",
             [outcome.sha256],
@@ -48,7 +48,6 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
             first_name = previous[0] if previous else outcome.duplicate_of
             if first_name != outcome.file_name:  # the same bytes under a new name: note it, load nothing
                 _record(conn, outcome, status="duplicate", accepted=0, excluded={}, quarantined=0)
-            conn.execute("COMMIT")
             return LoadResult("duplicate", 0, 0, duplicate_of=first_name)
 
         has_rows = outcome.rows_accepted > 0
@@ -98,11 +97,7 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
             excluded["superseded_duplicate"] = superseded
         accepted = outcome.rows_accepted - superseded
         _record(conn, outcome, status="loaded", accepted=accepted, excluded=excluded, quarantined=outcome.rows_quarantined)
-        conn.execute("COMMIT")
         return LoadResult("loaded", accepted, sum(excluded.values()))
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _refresh_days_since_baseline(conn, study: str, baseline_wave: str) -> None:
@@ -133,8 +128,7 @@ def _record(conn, outcome: FileOutcome, *, status: str, accepted: int, excluded:
 def record_failure(conn, *, study: str, file_name: str, sha256: str, wave: str | None, error: str) -> None:
     """Record a file that could not be processed; `error` must already be value-free (our own messages)."""
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(
             "DELETE FROM ops.ingested_files WHERE study = ? AND file_name = ? AND file_sha256 = ?", [study, file_name, sha256]
         )
@@ -143,7 +137,3 @@ def record_failure(conn, *, study: str, file_name: str, sha256: str, wave: str |
             "VALUES (?, ?, ?, ?, 'failed', NULL, NULL, NULL, NULL, NULL, ?, now()::TIMESTAMP)",
             [study, file_name, sha256, wave, error],
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

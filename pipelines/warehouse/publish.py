@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pipelines.warehouse.connect import transaction
 from pipelines.warehouse.tables import ALL_TABLES, OUTCOMES_BY_PROTOCOL_DOSE, SAFETY_SIGNALS, column_names, ensure_tables
 
 SIGNALS = ("phq9_item9", "qids_item12", "lithium", "ssri_snri", "maoi", "above_micro", "daily_dosing")
@@ -20,8 +21,7 @@ MIN_CELL = 11
 def build_outcomes_by_protocol_dose(conn) -> dict[str, int]:
     """Rebuild public.outcomes_by_protocol_dose from research.responses; returns cell counts."""
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute("DELETE FROM public.outcomes_by_protocol_dose")
         conn.execute(
             f"""INSERT INTO public.outcomes_by_protocol_dose ({', '.join(column_names(OUTCOMES_BY_PROTOCOL_DOSE))})
@@ -44,10 +44,6 @@ def build_outcomes_by_protocol_dose(conn) -> dict[str, int]:
             FROM cells
             ORDER BY ALL"""
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     cells, suppressed = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE suppressed) FROM public.outcomes_by_protocol_dose"
     ).fetchone()
@@ -65,8 +61,7 @@ def build_safety_signals(conn) -> dict[str, int]:
         f"SELECT study, substance, protocol, dose_band, '{name}' AS signal, flag_{name} AS flag FROM research.responses"
         for name in SIGNALS
     )
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute("DELETE FROM public.safety_signals")
         conn.execute(
             f"""INSERT INTO public.safety_signals ({', '.join(column_names(SAFETY_SIGNALS))})
@@ -88,10 +83,6 @@ def build_safety_signals(conn) -> dict[str, int]:
                    CASE WHEN hide THEN NULL ELSE assessed END, CASE WHEN hide THEN NULL ELSE flagged END, hide
             FROM judged ORDER BY ALL"""
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     cells, suppressed = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE suppressed) FROM public.safety_signals").fetchone()
     return {"cells": cells, "suppressed_cells": suppressed}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from tests.formats.conftest import FIXTURES, REDCAP_DATA, REDCAP_STUDY, write_redcap_mapping
 
@@ -98,17 +99,21 @@ def _whole(value: str) -> re.Pattern:
     return re.compile(rb"(?<![A-Za-z0-9])" + re.escape(value.encode()) + rb"(?![A-Za-z0-9])")
 
 
-def assert_nothing_identifying(ws, secrets: set[str], *, exact: set[str] = frozenset()) -> None:
+def assert_nothing_identifying(ws, secrets: set[str], *, source: Path, exact: set[str] = frozenset()) -> None:
     """No secret in any text column of either DuckDB file, nor in the raw bytes of anything under DAGSTER_HOME.
 
     `exact` values (short keys such as REDCap record IDs "100") are only looked for as whole stored values.
+    `source` is the export the secrets come from: every secret must be found in it, so the search is known to work.
     """
     secrets = {s for s in secrets if s}
-    secrets |= {s.lower() for s in secrets if "@" in s}  # emails are lower-cased before hashing
     patterns = {s.encode(): _whole(s) for s in secrets}
 
     def found_in(data: bytes) -> list[str]:
         return [raw.decode() for raw, p in patterns.items() if raw in data and p.search(data)]
+
+    assert sorted(found_in(source.read_bytes())) == sorted(secrets)  # the search finds every secret where it is
+    lowered = {s.lower() for s in secrets if "@" in s} - secrets  # emails are lower-cased before hashing
+    patterns |= {s.encode(): _whole(s) for s in lowered}
 
     for db in (ws.settings.warehouse, ws.settings.analytics_copy):
         with duckdb.connect(str(db), read_only=True) as conn:
@@ -188,14 +193,20 @@ def test_limesurvey_two_waves(formats_workspace, tmp_path):
     assert ws.sql("""SELECT wave, min(days_since_baseline), max(days_since_baseline), count(DISTINCT participant_id)
                      FROM research.responses WHERE study = ? GROUP BY wave ORDER BY wave""", [STUDY_LS]) == [
         ("baseline", 0, 0, len(submitted)), ("followup_30d", 30, 30, len(submitted))]
-    quarters = {(dt.date.fromisoformat(r["submitdate"][:10]).year, (int(r["submitdate"][5:7]) - 1) // 3 + 1)
-                for r in submitted}
-    assert {q for (q,) in research_rows(ws, STUDY_LS, "DISTINCT response_quarter")} >= {f"{y}-Q{q}" for y, q in quarters}
+    # only the calendar quarter of each response is kept
+    def quarter(stamp: dt.datetime) -> str:
+        return f"{stamp.year}-Q{(stamp.month - 1) // 3 + 1}"
+
+    dates = [dt.datetime.fromisoformat(r["submitdate"]) for r in submitted]
+    for wave, shift in (("baseline", 0), ("followup_30d", 30)):
+        got = ws.sql("SELECT DISTINCT response_quarter FROM research.responses WHERE study = ? AND wave = ?",
+                     [STUDY_LS, wave])
+        assert {q for (q,) in got} == {quarter(d + dt.timedelta(days=shift)) for d in dates}
 
     secrets = values_of(rows, ("token", "ipaddr", "refurl"), min_length=3)
     secrets |= values_of(rows, ("comment", "dose", "protocol[other]"), min_length=4)
     assert len(secrets) >= 10
-    assert_nothing_identifying(ws, secrets)
+    assert_nothing_identifying(ws, secrets, source=LIMESURVEY)
 
 
 # --- SurveyMonkey -------------------------------------------------------------------------------------------
@@ -204,7 +215,7 @@ STUDY_SM = "surveymonkey_fixture"
 
 def test_surveymonkey_two_header_rows(formats_workspace):
     ws = formats_workspace
-    names, rows = records(SURVEYMONKEY, 2)
+    _, rows = records(SURVEYMONKEY, 2)
     blank_key = [i for i, r in enumerate(rows) if not r["Email Address"].strip()]
     assert 0 < len(blank_key) < len(rows)
 
@@ -228,15 +239,15 @@ def test_surveymonkey_two_header_rows(formats_workspace):
     assert len(set(ids)) == len(accepted) and all(re.fullmatch(r"[0-9a-f]{64}", pid) for pid in ids)
 
     identifying = ("Respondent ID", "IP Address", "Email Address", "First Name", "Last Name", "Custom Data 1")
-    free_text = (names[12], names[14])  # "Other (please specify)" and the closing comment
-    assert free_text == ("", "What else would you like to tell us?")[:1] + ("What else would you like to tell us?",) \
-        or free_text[1] == "What else would you like to tell us?"
     secrets = values_of(rows, identifying, min_length=3)
+    # free text: the substance question's "Other (please specify)" column (its name is in the label row, so it
+    # is read by position) and the closing comment
     with SURVEYMONKEY.open(newline="", encoding="utf-8") as fh:
-        raw = list(csv.reader(fh))[2:]
-    secrets |= {r[i].strip() for r in raw for i in (12, 14) if len(r[i].strip()) >= 4}
-    assert {"ginger tea", "Quinn", "203.0.113.5"} <= secrets
-    assert_nothing_identifying(ws, secrets)
+        header, labels, *data = list(csv.reader(fh))
+    free_text = [labels.index("Other (please specify)"), header.index("What else would you like to tell us?")]
+    secrets |= {r[i].strip() for r in data for i in free_text if len(r[i].strip()) >= 4}
+    assert {"ginger tea", "Quinn", "203.0.113.5", "quinn.fakeperson@example.invalid"} <= secrets
+    assert_nothing_identifying(ws, secrets, source=SURVEYMONKEY)
 
 
 # --- Google Forms -------------------------------------------------------------------------------------------
@@ -272,7 +283,30 @@ def test_google_forms(formats_workspace):
 
     secrets = values_of(rows, ("Email Address",), min_length=3) | values_of(rows, ("Anything else?",), min_length=4)
     assert len(secrets) >= 4
-    assert_nothing_identifying(ws, secrets)
+    assert_nothing_identifying(ws, secrets, source=GOOGLE_FORMS)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pipeline bug: `multiple: true` is accepted on single-valued fields (substance, gender, country, protocol); "
+    "validation then passes 'Psilocybin, LSD' code by code, but deidentify._decode looks the whole text up in "
+    "the codes and loads NULL ('not answered'; protocol: 'unknown') (schemas/study_config.py StudyConfig, "
+    "pipelines/ingest/deidentify.py _decode)"))
+def test_multi_valued_answer_is_never_loaded_as_unanswered(formats_workspace, studies_dir):
+    """A checkbox answer naming two substances cannot become "not answered": refuse the mapping or the row."""
+    ws = formats_workspace
+    path = studies_dir / f"{STUDY_GF}.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["fields"]["substance"]["multiple"] = True  # as one would write for a checkbox question
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    _, rows = records(GOOGLE_FORMS, 1)
+    assert all(r["Which substances have you microdosed?"].strip() for r in rows)  # everyone answered
+
+    result = ws.ingest(ws.land(GOOGLE_FORMS, study=STUDY_GF))
+    if result.success:  # loaded: then no answered substance may read as unanswered
+        assert ws.sql("SELECT count(*) FROM research.responses WHERE study = ? AND substance IS NULL",
+                      [STUDY_GF]) == [(0,)]
+    else:  # or refused, naming the key
+        assert "fields.substance" in ingested(ws, STUDY_GF, GOOGLE_FORMS.name)["error"]
 
 
 # --- REDCap longitudinal ------------------------------------------------------------------------------------
@@ -337,14 +371,15 @@ def test_redcap_longitudinal_events_as_waves(formats_workspace):
     for flag in flags:  # the SSRI safety flag is raised wherever an SSRI was reported
         assert ws.sql(f"SELECT count(*) FROM research.responses WHERE study = ? AND list_contains(medication_classes, 'ssri') "
                       f"AND {flag} IS NOT TRUE", [REDCAP_STUDY]) == [(0,)]
-    assert research_rows(ws, REDCAP_STUDY, "DISTINCT substance, protocol, phq9_total") == [(None, None, None)]  # not mapped: NULL
+    # not in this project, so not mapped: NULL
+    assert research_rows(ws, REDCAP_STUDY, "DISTINCT substance, protocol, phq9_total") == [(None, None, None)]
 
     # no study ID in the clear, and none of the withheld or ignored identifying values anywhere
     ids = [pid for (pid,) in research_rows(ws, REDCAP_STUDY, "participant_id")]
     assert all(re.fullmatch(r"[0-9a-f]{64}", pid) for pid in ids)
     secrets = redcap_secrets(rows)
     assert {"Zharko", "zlehnox@gmail.com", "(415) 555-1212", "1983-09-23"} <= secrets
-    assert_nothing_identifying(ws, secrets, exact={r["study_id"] for r in rows})
+    assert_nothing_identifying(ws, secrets, source=REDCAP_DATA, exact={r["study_id"] for r in rows})
 
 
 @pytest.mark.parametrize("key, column", [
@@ -352,6 +387,7 @@ def test_redcap_longitudinal_events_as_waves(formats_workspace):
     ("participant_key.column", "first_name"),
     ("participant_key.column", "telephone_1"),
     ("fields.age.column", "dob"),
+    ("response_date_column", "dob"),
 ])
 def test_redcap_identifier_can_never_be_mapped(formats_workspace, studies_dir, key, column):
     ws = formats_workspace
@@ -376,4 +412,4 @@ def test_redcap_identifier_can_never_be_mapped(formats_workspace, studies_dir, k
     assert ws.sql("SELECT count(*) FROM ops.quarantine") == [(0,)]
     assert ws.publish().success
     assert ws.sql("SELECT count(*) FROM public.outcomes_by_protocol_dose") == [(0,)]
-    assert_nothing_identifying(ws, redcap_secrets(rows))
+    assert_nothing_identifying(ws, redcap_secrets(rows), source=REDCAP_DATA, exact={r["study_id"] for r in rows})
