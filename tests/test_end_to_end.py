@@ -81,6 +81,9 @@ def test_sample_end_to_end(workspace):
     valid = [e for e in evaluations if e.check_name == "rows_valid"]
     assert all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in valid)
     assert all(isinstance(v.value, int) for e in valid for k, v in e.metadata.items())
+    labels = {k for e in valid for k in e.metadata}
+    assert any(k.startswith("seen but unanswered (-99) · phq9_item") for k in labels)  # kept apart from blanks
+    assert any(k.startswith("not shown (blank) · ") for k in labels)
 
     # the analysts' copy holds the published tables, not the restricted day shifts
     copy = workspace.settings.analytics_copy

@@ -88,7 +88,8 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
     yield dg.AssetCheckResult(
         check_name="rows_valid", passed=outcome.rows_quarantined == 0, severity=WARN,
         metadata={"rows_quarantined": outcome.rows_quarantined, **outcome.failures.as_metadata(),
-                  **{f"seen but unanswered (-99) · {c}": n for c, n in sorted(outcome.seen_unanswered.items())}},
+                  **{f"seen but unanswered (-99) · {c}": n for c, n in sorted(outcome.seen_unanswered.items())},
+                  **{f"not shown (blank) · {c}": n for c, n in sorted(outcome.not_shown.items())}},
     )
     yield dg.AssetCheckResult(
         check_name="columns_mapped", passed=not outcome.unmapped_columns, severity=WARN,

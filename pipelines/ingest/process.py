@@ -44,7 +44,8 @@ class FileOutcome:
     rows_quarantined: int = 0
     excluded: Counter = field(default_factory=Counter)
     failures: FailureTally = field(default_factory=FailureTally)
-    seen_unanswered: Counter = field(default_factory=Counter)
+    seen_unanswered: Counter = field(default_factory=Counter)  # Qualtrics -99: the question was shown, not answered
+    not_shown: Counter = field(default_factory=Counter)  # blank: skipped by display logic (or never asked)
     unmapped_columns: list[str] = field(default_factory=list)
     duplicate_of: str | None = None  # the name these bytes were already loaded under
 
@@ -95,11 +96,7 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
         outcome.excluded.update(reasons.dropna().value_counts().to_dict())
         kept = chunk[reasons.isna()]
         mapped = map_columns(kept, study, file_wave=wave.name if wave else None)
-        for column in mapped.columns:
-            if column not in ("participant_key", "wave") and not column.endswith("_other_text"):
-                n = int((mapped[column].str.strip() == "-99").sum())
-                if n:
-                    outcome.seen_unanswered[column] += n
+        _count_missing(mapped, outcome)
         failing = _validate(mapped, schema, outcome)
         if failing:
             bad = sorted(failing)
@@ -120,6 +117,18 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
         items.to_parquet(out_dir / f"items-{part:05d}.parquet", index=False)
         outcome.rows_accepted += len(research)
     return outcome
+
+
+def _count_missing(mapped: pd.DataFrame, outcome: FileOutcome) -> None:
+    """Per mapped column: answers seen but not given (-99) and questions not shown (blank), kept apart."""
+    for column in mapped.columns:
+        if column in ("participant_key", "wave") or column.endswith("_other_text"):
+            continue
+        text = mapped[column].str.strip()
+        if n := int((text == "-99").sum()):
+            outcome.seen_unanswered[column] += n
+        if n := int((text == "").sum()):
+            outcome.not_shown[column] += n
 
 
 def _validate(mapped: pd.DataFrame, schema: pa.DataFrameSchema, outcome: FileOutcome) -> dict[int, list[tuple[str, str]]]:
