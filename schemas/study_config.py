@@ -18,6 +18,9 @@ CanonicalField = Literal[
     "age", "gender", "country", "substance", "dose_text", "dose_amount", "dose_unit", "protocol",
     "stack_components", "medications",
 ]
+# Fields stored as categories must be coded: an un-coded column could carry free text into the warehouse.
+CODED_FIELDS = {"gender", "country", "substance", "protocol", "stack_components", "medications"}
+MULTI_VALUED_FIELDS = {"stack_components", "medications"}
 FORMATS = ("qualtrics_csv", "qualtrics_tsv", "qualtrics_legacy", "qualtrics_2016", "redcap", "generic")
 SUBSTANCES = ("psilocybin_mushrooms", "lsd", "lsd_analogue")
 PROTOCOLS = ("fadiman", "stamets", "every_other_day", "twice_weekly", "daily", "intuitive", "other")
@@ -112,6 +115,11 @@ class StudyConfig(_Strict):
                 raise ValueError(f"waves[{i}]: with `wave_column`, every wave needs `values`")
             if not self.wave_column and not wave.file_pattern:
                 raise ValueError(f"waves[{i}]: needs a `file_pattern` (or set `wave_column` and give `values`)")
+        for name, mapping in self.fields.items():
+            if name in CODED_FIELDS and not mapping.codes:
+                raise ValueError(f"fields.{name}.codes: required, so that only known categories are loaded, never free text")
+            if mapping.multiple and name not in MULTI_VALUED_FIELDS:
+                raise ValueError(f"fields.{name}.multiple: only {sorted(MULTI_VALUED_FIELDS)} hold several answers")
         if "dose_amount" in self.fields and "dose_text" in self.fields:
             raise ValueError("fields: map either dose_text or dose_amount (+ dose_unit), not both")
         self._check_instruments()

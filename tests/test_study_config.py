@@ -38,6 +38,11 @@ def test_bundled_studies_load():
         (lambda r: r["waves"][1].__setitem__("baseline", True), "exactly one wave"),
         (lambda r: r["fields"]["substance"]["codes"].__setitem__(4, "ketamine"), "fields.substance.codes"),
         (lambda r: r["instruments"]["phq9"].__setitem__("coding", {1: "zero"}), "instruments.phq9.coding"),
+        (lambda r: r["fields"]["country"].pop("codes"), "fields.country.codes"),
+        (lambda r: r["fields"]["substance"].__setitem__("multiple", True), "fields.substance.multiple"),
+        (lambda r: r["instruments"]["phq9"]["items"].pop(), "instruments.phq9.items"),
+        (lambda r: r["instruments"].__setitem__("bdi", {"items": ["Q1"], "coding": {1: 0}}), "instruments.bdi"),
+        (lambda r: r.__setitem__("dose", {"bands": {"lsd": {"very_low": 50, "standard": 10}}}), "dose.bands"),
     ],
 )
 def test_bad_keys_are_named(tmp_path, change, fragment):

@@ -286,11 +286,6 @@ def test_google_forms(formats_workspace):
     assert_nothing_identifying(ws, secrets, source=GOOGLE_FORMS)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline bug: `multiple: true` is accepted on single-valued fields (substance, gender, country, protocol); "
-    "validation then passes 'Psilocybin, LSD' code by code, but deidentify._decode looks the whole text up in "
-    "the codes and loads NULL ('not answered'; protocol: 'unknown') (schemas/study_config.py StudyConfig, "
-    "pipelines/ingest/deidentify.py _decode)"))
 def test_multi_valued_answer_is_never_loaded_as_unanswered(formats_workspace, studies_dir):
     """A checkbox answer naming two substances cannot become "not answered": refuse the mapping or the row."""
     ws = formats_workspace
