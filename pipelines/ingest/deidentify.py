@@ -38,8 +38,10 @@ def _decode(s: pd.Series, codes: dict[str, str] | None) -> pd.Series:
 
 
 def _decode_multi(s: pd.Series, codes: dict[str, str]) -> pd.Series:
+    """"1,3" -> sorted labels, decoded once per distinct answer (there are few)."""
     s = _blank_to_na(s)
-    return s.map(lambda v: sorted({codes[c.strip()] for c in v.split(",")}) if isinstance(v, str) else [])
+    decoded = {v: sorted({codes[c.strip()] for c in v.split(",")}) for v in s.dropna().unique()}
+    return pd.Series([list(decoded[v]) if isinstance(v, str) else [] for v in s], index=s.index, dtype=object)
 
 
 def age_bands(s: pd.Series) -> pd.Series:

@@ -94,8 +94,7 @@ INSTRUMENT_SCORES = Table(
         Column("band", "VARCHAR", "severity band for this scale, where the instrument defines bands on it"),
         Column("prorated", "BOOLEAN", "true when missing items were prorated as the declaration allows"),
     ),
-    primary_key=("study", "participant_id", "wave", "instrument", "scale"),
-)
+)  # unique by construction (loaded with its response row); no index: bulk loads stay fast
 
 INSTRUMENT_ITEMS = Table(
     "research", "instrument_items",
@@ -106,8 +105,7 @@ INSTRUMENT_ITEMS = Table(
         Column("item", "SMALLINT", "item number in questionnaire order (1-based)"),
         Column("value", "SMALLINT", "recoded item value; NULL if not answered (including Qualtrics -99)"),
     ),
-    primary_key=("study", "participant_id", "wave", "instrument", "item"),
-)
+)  # unique by construction, like instrument_scores
 
 RESPONSE_DAYS = Table(
     "ops", "response_days",
