@@ -121,11 +121,11 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
             ingest.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
                                       run_config=QUIET_RUN_CONFIG, tags={"survey/trigger": "survey-pipeline run"})
         records = file_records(settings.warehouse, todo)
-        seen = {(r["study"], r["file_name"]) for r in records}
-        summary.records += records + [
+        recorded = {(r["study"], r["file_name"]) for r in records + summary.records}
+        summary.records += records + [  # a run that died before recording its file still counts as a failure
             {"study": s, "file_name": n, "status": "failed",
              "error": f"{n}: the run ended before the file was recorded; see the run in the Dagster UI"}
-            for s, n, _ in todo if (s, n) not in seen and not any(r["file_name"] == n for r in summary.records)
+            for s, n, _ in todo if (s, n) not in recorded
         ]
         if any(r["status"] == "loaded" for r in summary.records) or not _public_exists(settings.warehouse):
             result = defs.resolve_job_def("publish").execute_in_process(

@@ -23,7 +23,6 @@ from schemas.study_config import StudyConfig
 
 _EPOCH = pd.Timestamp("1970-01-01")
 _AGE_EDGES = [17, 24, 34, 44, 54, 64, 200]
-STAGED_EXTRA = ("shifted_day", "source_row")
 PRIMARY_OUTCOMES = {"phq9": 9, "gad7": 7}  # kept wide on research.responses
 
 

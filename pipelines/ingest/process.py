@@ -57,16 +57,9 @@ class FileOutcome:
     def reconciles(self) -> bool:
         return self.rows_read == self.rows_accepted + self.rows_quarantined + self.rows_excluded
 
-    @property
-    def responses_glob(self) -> str:
-        return str(self.staging_dir / "responses-*.parquet")
-
     def parts_glob(self, kind: str) -> str:
+        """Staged parts of one kind: responses, scores, items or quarantine."""
         return str(self.staging_dir / f"{kind}-*.parquet")
-
-    @property
-    def quarantine_glob(self) -> str:
-        return str(self.staging_dir / "quarantine-*.parquet")
 
 
 def staging_dir_for(staging_root: Path, study: str, sha256: str) -> Path:

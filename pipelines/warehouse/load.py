@@ -58,7 +58,7 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
                     SELECT * FROM read_parquet(?, union_by_name = true)
                     QUALIFY row_number() OVER (PARTITION BY study, participant_id, wave
                                                ORDER BY shifted_day DESC NULLS LAST, source_row DESC) = 1""",
-                [outcome.responses_glob],
+                [outcome.parts_glob("responses")],
             )
             kept = conn.execute("SELECT count(*) FROM staged").fetchone()[0]
             superseded = outcome.rows_accepted - kept
@@ -90,7 +90,7 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
                 """INSERT INTO ops.quarantine
                    SELECT study, file_name, file_sha256, source_row, column_name, check_name, now()::TIMESTAMP
                    FROM read_parquet(?)""",
-                [outcome.quarantine_glob],
+                [outcome.parts_glob("quarantine")],
             )
         excluded = dict(outcome.excluded)
         if superseded:

@@ -53,7 +53,7 @@ RESPONSES = Table(
         Column("dose_range_low", "DOUBLE", "lower end when the dose was given as a range (dose_amount is the midpoint)"),
         Column("dose_range_high", "DOUBLE", "upper end when the dose was given as a range"),
         Column("dose_band", "VARCHAR", "very_low, standard, high_micro, above_micro (not a microdose) or unknown"),
-        Column("protocol", "VARCHAR", "canonical dosing protocol: fadiman, stamets, every_other_day, twice_weekly, daily, intuitive, other"),
+        Column("protocol", "VARCHAR", "canonical dosing protocol: fadiman, stamets, every_other_day, twice_weekly, daily, intuitive, other; unknown if not answered"),
         Column("days_on", "TINYINT", "dosing days per cycle, where the protocol has a fixed schedule"),
         Column("days_off", "TINYINT", "days off per cycle, where the protocol has a fixed schedule"),
         Column("stack_components", "VARCHAR[]", "stack components taken with the microdose, e.g. lions_mane, niacin"),
