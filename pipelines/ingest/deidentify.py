@@ -136,7 +136,7 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_f
     else:
         out["medication_classes"] = [[] for _ in range(len(out))]
 
-    wide, scores_long, items_long = score_study_instruments(mapped, study)
+    wide, scores_long, items_long = score_study_instruments(mapped, study, wide_items=frozenset(PRIMARY_OUTCOMES))
     for inst, n_items in PRIMARY_OUTCOMES.items():
         if inst in wide:
             out = out.join(wide[inst][[f"{inst}_item{i}" for i in range(1, n_items + 1)] + [f"{inst}_total", f"{inst}_band"]])

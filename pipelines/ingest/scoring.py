@@ -80,8 +80,10 @@ def long_items(instrument: str, items: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames)
 
 
-def score_study_instruments(mapped: pd.DataFrame, study: StudyConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
-    """Per instrument: recoded items and wide scores; plus all scores and items in long form (index = row)."""
+def score_study_instruments(mapped: pd.DataFrame, study: StudyConfig, *, wide_items: frozenset[str] = frozenset()
+                            ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """Per instrument: recoded items and wide scores; plus all scores, and the items of instruments not in
+    `wide_items` (kept as columns elsewhere), in long form (index = row)."""
     wide: dict[str, pd.DataFrame] = {}
     scores_long, items_long = [], []
     for name in study.instruments:
@@ -89,7 +91,8 @@ def score_study_instruments(mapped: pd.DataFrame, study: StudyConfig) -> tuple[d
         scores = score_instrument(name, items)
         wide[name] = items.join(scores)
         scores_long.append(long_scores(name, scores))
-        items_long.append(long_items(name, items))
+        if name not in wide_items:
+            items_long.append(long_items(name, items))
         for derived, source in derived_instruments(study):
             if source == name:
                 d_scores = score_instrument(derived, items)

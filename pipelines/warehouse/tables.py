@@ -98,7 +98,7 @@ INSTRUMENT_SCORES = Table(
 
 INSTRUMENT_ITEMS = Table(
     "research", "instrument_items",
-    "Every configured instrument's item responses, recoded to the instrument's canonical range.",
+    "Item responses of every configured instrument except PHQ-9 and GAD-7 (whose items are columns of research.responses), recoded to the instrument's canonical range.",
     (
         *_KEY,
         Column("instrument", "VARCHAR", "instrument"),
