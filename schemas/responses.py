@@ -31,8 +31,9 @@ def _code_check(allowed: set[str], name: str, *, fold_case: bool = False) -> pa.
 
 def _multi_code_check(allowed: set[str]) -> pa.Check:
     def ok(s: pd.Series) -> pd.Series:
-        parts = s.str.strip().str.split(",")
-        return _missing(s) | parts.map(lambda xs: all(x.strip() in allowed for x in xs) if isinstance(xs, list) else True)
+        text = s.str.strip()
+        verdict = {v: all(x.strip() in allowed for x in v.split(",")) for v in text.dropna().unique()}
+        return _missing(s) | text.map(verdict).fillna(True).astype(bool)
 
     return pa.Check(ok, name="codes_in_mapping")
 
