@@ -36,8 +36,10 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
     summary = run_pipeline(settings, seed=seed_sample, retry_failed=retry_failed, notify=click.echo)
     if summary.seeded_from:
         click.echo(f"Copied the bundled sample from {_rel(summary.seeded_from)} into {_rel(settings.landing_dir)}.")
-    if not summary.new_files:
+    if not summary.new_files and not summary.publish_attempted:
         click.echo(f"No new files in {_rel(settings.landing_dir)}: nothing to do, the warehouse is unchanged.")
+    elif not summary.new_files:
+        click.echo("No new files; the public tables were older than the last load and have been rebuilt.")
     else:
         click.echo(f"Processed {len(summary.new_files)} new file(s):")
         for r in summary.records:
@@ -56,9 +58,17 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
         for table, n in counts:
             click.echo(f"  {table:38} {n:>9} rows")
         click.echo("Query it:  .venv/bin/survey-pipeline query \"SELECT * FROM public.outcomes_by_protocol_dose\"")
+    if summary.publish_attempted and not summary.published:
+        click.echo("Publishing the public tables and the analysts' copy FAILED: see the `publish` run in the Dagster UI",
+                   err=True)
+    if summary.still_failed:
+        names = ", ".join(f"{r['study']}/{r['file_name']}" for r in summary.still_failed)
+        click.echo(f"{len(summary.still_failed)} file(s) failed before and are unchanged: {names} "
+                   "(see `survey-pipeline status`; fix the file or run with --retry-failed)", err=True)
     if summary.failed:
         names = ", ".join(f"{r['study']}/{r['file_name']}" for r in summary.failed)
         click.echo(f"{len(summary.failed)} file(s) failed: {names}", err=True)
+    if summary.failed or summary.still_failed or (summary.publish_attempted and not summary.published):
         sys.exit(1)
 
 

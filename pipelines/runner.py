@@ -24,6 +24,8 @@ class RunSummary:
     seeded_from: Path | None = None
     new_files: list[str] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
+    still_failed: list[dict] = field(default_factory=list)  # failed before, unchanged, not retried
+    publish_attempted: bool = False
     published: bool = False
 
     @property
@@ -53,18 +55,38 @@ def seed_sample(settings: Settings) -> Path | None:
     return settings.sample_dir
 
 
-def known_files(warehouse: Path, *, retry_failed: bool) -> set[tuple[str, str, str]]:
-    """(study, file name, sha256) already processed, read from the live warehouse."""
+def known_files(warehouse: Path) -> dict[tuple[str, str, str], str]:
+    """(study, file name, sha256) -> status, for every file already processed, from the live warehouse."""
     if not warehouse.exists():
-        return set()
+        return {}
     with open_read_only(warehouse) as conn:
         exists = conn.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
         ).fetchone()[0]
         if not exists:
-            return set()
-        where = "WHERE status <> 'failed'" if retry_failed else ""
-        return set(conn.execute(f"SELECT study, file_name, file_sha256 FROM ops.ingested_files {where}").fetchall())
+            return {}
+        rows = conn.execute("SELECT study, file_name, file_sha256, status FROM ops.ingested_files").fetchall()
+    return {(study, name, sha): status for study, name, sha, status in rows}
+
+
+def publish_is_stale(settings: Settings) -> bool:
+    """True when files were loaded after the analysts' copy was written (e.g. a run stopped before publishing)."""
+    if not settings.warehouse.exists():
+        return False
+    with open_read_only(settings.warehouse) as conn:
+        exists = conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
+        ).fetchone()[0]
+        last_load = conn.execute(
+            "SELECT max(processed_at) FROM ops.ingested_files WHERE status = 'loaded'").fetchone()[0] if exists else None
+    if last_load is None:
+        return False
+    copy = settings.analytics_copy
+    if not copy.exists():
+        return True
+    from datetime import datetime, timezone
+    written = datetime.fromtimestamp(copy.stat().st_mtime, tz=timezone.utc).replace(tzinfo=None)
+    return written < last_load
 
 
 def file_records(warehouse: Path, files: list[tuple[str, str, str]]) -> list[dict]:
@@ -97,16 +119,20 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     if seed:
         summary.seeded_from = seed_sample(settings)
     prepare_dagster_home(settings)
-    done = known_files(settings.warehouse, retry_failed=retry_failed)
+    done = known_files(settings.warehouse)
     todo = []
     for study, name, path in landing_files_on_disk(settings.landing_dir):
         sha = file_sha256(path)
-        if (study, name, sha) not in done:
+        status = done.get((study, name, sha))
+        if status is None or (status == "failed" and retry_failed):
             todo.append((study, name, sha))
+        elif status == "failed":
+            summary.still_failed.append({"study": study, "file_name": name})
     summary.new_files = [f"{s}/{n}" for s, n, _ in todo]
-    if not todo:
+    if not todo and not publish_is_stale(settings):
         return summary
-    load_or_create_key(settings.pseudonym_key_file, notify=notify)  # the one-line notice, before any run
+    if todo:
+        load_or_create_key(settings.pseudonym_key_file, notify=notify)  # the one-line notice, before any run
 
     defs = build_definitions(settings)
     ingest = defs.resolve_job_def("ingest_file")
@@ -127,20 +153,13 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
              "error": f"{n}: the run ended before the file was recorded; see the run in the Dagster UI"}
             for s, n, _ in todo if (s, n) not in recorded
         ]
-        if any(r["status"] == "loaded" for r in summary.records) or not _public_exists(settings.warehouse):
+        if any(r["status"] == "loaded" for r in summary.records) or publish_is_stale(settings):
+            summary.publish_attempted = True
             result = defs.resolve_job_def("publish").execute_in_process(
                 instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
                 tags={"survey/trigger": "survey-pipeline run"})
             summary.published = result.success
     return summary
-
-
-def _public_exists(warehouse: Path) -> bool:
-    if not warehouse.exists():
-        return False
-    with open_read_only(warehouse) as conn:
-        return bool(conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'public'").fetchone()[0])
 
 
 def table_counts(path: Path) -> list[tuple[str, int]]:

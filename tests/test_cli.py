@@ -47,6 +47,24 @@ def test_run_fails_naming_the_bad_file(workspace):
     assert result.exit_code == 1
     assert "FAILED  microdose_mood/followup_corrupt.csv" in result.output
     assert "loaded  microdose_mood/baseline.csv" in result.output
+    assert workspace.settings.analytics_copy.exists()  # the good file is published despite the bad one
+    again = CliRunner().invoke(main, ["run"])
+    assert again.exit_code == 1  # a failed file stays visible until it is fixed
+    assert "failed before and are unchanged: microdose_mood/followup_corrupt.csv" in again.output
+
+
+def test_publish_recovers_after_an_interrupted_run(workspace, monkeypatch, tmp_path):
+    from tests.paths import SAMPLE_DIR
+    quoted = tmp_path / "o'brien" / "survey.duckdb"  # a quote in the path must not break publishing
+    monkeypatch.setenv("SURVEY_WAREHOUSE", str(quoted))
+    workspace.land(SAMPLE_DIR / "baseline.csv")
+    assert CliRunner().invoke(main, ["run"]).exit_code == 0
+    copy = quoted.with_name("analytics.duckdb")
+    assert copy.exists()
+    copy.unlink()  # as if the run had stopped between loading and publishing
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 0 and "have been rebuilt" in result.output
+    assert copy.exists()
 
 
 def test_console_script_is_installed():

@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
 from pipelines.settings import Settings, load_settings
@@ -41,13 +43,22 @@ class SurveyPaths(dg.ConfigurableResource):
 
 
 class WarehouseResource(DuckDBResource):
-    """The live DuckDB warehouse; creates its folder on first use, so a fresh checkout needs no setup step."""
+    """The live DuckDB warehouse.
+
+    It creates its folder on first use (a fresh checkout needs no setup step), waits a while for a lock held by
+    another process, and always closes its connection, also when the block raises: a connection left open would
+    keep the file locked for the rest of the process.
+    """
 
     @contextmanager
     def get_connection(self):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with super().get_connection() as conn:
+        conn = backoff(fn=duckdb.connect, retry_on=(duckdb.IOException,), max_retries=10,
+                       kwargs={"database": self.database, "read_only": False, "config": dict(self.connection_config)})
+        try:
             yield conn
+        finally:
+            conn.close()
 
 
 def default_resources(settings: Settings | None = None) -> dict:

@@ -68,7 +68,7 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
                         WHERE r.study = s.study AND r.participant_id = s.participant_id AND r.wave = s.wave"""
                 )
             cols = ", ".join(_RESEARCH_COLUMNS)
-            select = ", ".join("now()::TIMESTAMP" if c == "loaded_at" else f"s.{c}" for c in _RESEARCH_COLUMNS)
+            select = ", ".join("(now() AT TIME ZONE 'UTC')" if c == "loaded_at" else f"s.{c}" for c in _RESEARCH_COLUMNS)
             conn.execute(f"INSERT INTO research.responses ({cols}) SELECT {select} FROM staged s")
             for table, kind in ((INSTRUMENT_SCORES, "scores"), (INSTRUMENT_ITEMS, "items")):
                 cols = column_names(table)
@@ -88,7 +88,7 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
         if outcome.rows_quarantined:
             conn.execute(
                 """INSERT INTO ops.quarantine
-                   SELECT study, file_name, file_sha256, source_row, column_name, check_name, now()::TIMESTAMP
+                   SELECT study, file_name, file_sha256, source_row, column_name, check_name, (now() AT TIME ZONE 'UTC')
                    FROM read_parquet(?)""",
                 [outcome.parts_glob("quarantine")],
             )
@@ -119,7 +119,7 @@ def _record(conn, outcome: FileOutcome, *, status: str, accepted: int, excluded:
     )
     conn.execute(
         f"INSERT INTO ops.ingested_files ({', '.join(column_names(INGESTED_FILES))}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, MAP(?::VARCHAR[], ?::BIGINT[]), ?, now()::TIMESTAMP)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, MAP(?::VARCHAR[], ?::BIGINT[]), ?, (now() AT TIME ZONE 'UTC'))",
         [outcome.study, outcome.file_name, outcome.sha256, outcome.wave, status, outcome.rows_read, accepted,
          quarantined, sum(excluded.values()), list(excluded.keys()), [int(v) for v in excluded.values()], error],
     )
@@ -134,6 +134,6 @@ def record_failure(conn, *, study: str, file_name: str, sha256: str, wave: str |
         )
         conn.execute(
             f"INSERT INTO ops.ingested_files ({', '.join(column_names(INGESTED_FILES))}) "
-            "VALUES (?, ?, ?, ?, 'failed', NULL, NULL, NULL, NULL, NULL, ?, now()::TIMESTAMP)",
+            "VALUES (?, ?, ?, ?, 'failed', NULL, NULL, NULL, NULL, NULL, ?, (now() AT TIME ZONE 'UTC'))",
             [study, file_name, sha256, wave, error],
         )

@@ -103,7 +103,8 @@ def publish_copy(conn, target: Path) -> list[str]:
     for leftover in (tmp, Path(str(tmp) + ".wal")):
         leftover.unlink(missing_ok=True)
     published = [t for t in ALL_TABLES if t.published]
-    conn.execute(f"ATTACH '{tmp}' AS pub")
+    quoted = str(tmp).replace("'", "''")  # ATTACH takes no parameters: quote the path as a literal
+    conn.execute(f"ATTACH '{quoted}' AS pub")
     try:
         ensure_tables(conn, catalog="pub", tables=published)
         for table in published:

@@ -72,7 +72,7 @@ RESPONSES = Table(
         Column("flag_above_micro", "BOOLEAN", "safety signal: the dose is above the microdose range; NULL if unknown"),
         Column("flag_daily_dosing", "BOOLEAN", "safety signal: daily dosing (tolerance builds fast); NULL if unknown"),
         Column("source_file", "VARCHAR", "landing file the row was loaded from (see ops.ingested_files)"),
-        Column("loaded_at", "TIMESTAMP", "when the row was loaded"),
+        Column("loaded_at", "TIMESTAMP", "when the row was loaded (UTC)"),
     ),
     primary_key=("study", "participant_id", "wave"),
 )
@@ -130,7 +130,7 @@ QUARANTINE = Table(
         Column("source_row", "BIGINT", "CSV record number in the file, header records included (the row a spreadsheet shows)"),
         Column("column_name", "VARCHAR", "canonical field that failed (e.g. age, phq9_item3)"),
         Column("check_name", "VARCHAR", "name of the failed check"),
-        Column("quarantined_at", "TIMESTAMP", "when the row was quarantined"),
+        Column("quarantined_at", "TIMESTAMP", "when the row was quarantined (UTC)"),
     ),
 )
 
@@ -149,7 +149,7 @@ INGESTED_FILES = Table(
         Column("rows_excluded", "BIGINT", "rows that are not data: previews, tests, unfinished, no consent, not eligible, superseded duplicates"),
         Column("excluded_by_reason", "MAP(VARCHAR, BIGINT)", "rows_excluded by reason"),
         Column("error", "VARCHAR", "why a failed file failed (names the file, line and expectation; never a value)"),
-        Column("processed_at", "TIMESTAMP", "when the file was processed"),
+        Column("processed_at", "TIMESTAMP", "when the file was processed (UTC)"),
     ),
 )
 
