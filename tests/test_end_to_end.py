@@ -202,3 +202,31 @@ def test_corrupt_file_fails_alone(workspace, data, expected):
     assert workspace.sql("SELECT count(*) FROM ops.quarantine WHERE file_name = 'followup_broken.csv'") == [(0,)]
     # the other file still loads afterwards
     assert workspace.ingest(workspace.land(FOLLOWUP)).success
+
+
+def test_odd_answers_load_as_unknown_not_as_errors_or_no(workspace):
+    """An implausible free-text schedule and an unanswered medication question: the file loads, and both read as
+    unknown (never as a schedule, never as "no interacting medication")."""
+    with BASELINE.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    col = {name: i for i, name in enumerate(header)}
+    data = [r for r in rows[3:] if r[col["Status"]] == "0" and r[col["Finished"]] == "1" and r[col["Q1"]] == "1"
+            and r[col["Q2"]] == "1"][:2]
+    data[0][col["Q8"]], data[0][col["Q8_7_TEXT"]] = "7", "1 day on 130 days off"
+    data[1][col["Q10"]], data[1][col["Q10_6_TEXT"]] = "-99", ""
+    for r in data:
+        r[col["Q3"]] = "30"
+        for i in range(1, 10):
+            r[col[f"Q11_{i}"]] = "1"
+        for i in range(1, 8):
+            r[col[f"Q12_{i}"]] = "1"
+    result = workspace.ingest(workspace.land_bytes(_records(rows[:3] + data), "baseline_odd.csv"))
+    assert result.success
+    got = workspace.sql("SELECT protocol, days_on, days_off, flag_daily_dosing, medication_classes, flag_lithium "
+                        "FROM research.responses ORDER BY protocol")
+    assert len(got) == 2
+    odd_schedule = [g for g in got if g[0] == "other"]
+    assert odd_schedule and odd_schedule[0][1:4] == (None, None, None)
+    no_answer = [g for g in got if g[4] is None]
+    assert no_answer and no_answer[0][5] is None

@@ -24,6 +24,7 @@ from schemas.study_config import StudyConfig
 _EPOCH = pd.Timestamp("1970-01-01")
 _AGE_EDGES = [17, 24, 34, 44, 54, 64, 200]
 PRIMARY_OUTCOMES = {"phq9": 9, "gad7": 7}  # kept wide on research.responses
+MAX_CYCLE_DAYS = 31
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
@@ -82,6 +83,13 @@ def _protocols(coded: pd.Series, other_text: pd.Series, stack: pd.Series) -> pd.
     frame = pd.DataFrame({"c": coded, "t": other_text})
     out = _per_distinct(frame, one, ["protocol", "days_on", "days_off", "text_stack"])
     out["stack_components"] = [sorted(set(a) | set(b)) for a, b in zip(stack, out.pop("text_stack"))]
+    # a schedule read from free text ("1 on 130 off") outside any plausible cycle is not a protocol we know
+    days_on = pd.to_numeric(out["days_on"], errors="coerce")
+    days_off = pd.to_numeric(out["days_off"], errors="coerce")
+    implausible = ~(days_on.isna() | days_on.between(0, MAX_CYCLE_DAYS)) | ~(days_off.isna() | days_off.between(0, MAX_CYCLE_DAYS))
+    out.loc[implausible, "protocol"] = "other"
+    out["days_on"] = days_on.mask(implausible).astype("Int64")
+    out["days_off"] = days_off.mask(implausible).astype("Int64")
     return out
 
 
@@ -132,9 +140,12 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_f
     if "medications" in f:
         coded = _decode_multi(mapped["medications"], f["medications"].codes)
         other = _blank_to_na(mapped["medications_other_text"]) if f["medications"].other_text_column else pd.Series(pd.NA, index=out.index, dtype="string")
-        out["medication_classes"] = _medications(coded, other)
+        answered = _blank_to_na(mapped["medications"]).notna() | other.notna()
+        classes = _medications(coded, other)
+        # not answered (blank, -99) is unknown, never "no interacting medication"
+        out["medication_classes"] = [c if a else None for c, a in zip(classes, answered)]
     else:
-        out["medication_classes"] = [[] for _ in range(len(out))]
+        out["medication_classes"] = [None] * len(out)
 
     wide, scores_long, items_long = score_study_instruments(mapped, study, wide_items=frozenset(PRIMARY_OUTCOMES))
     for inst, n_items in PRIMARY_OUTCOMES.items():
@@ -151,9 +162,10 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_f
         signals[column] = out[column]
     if "qids_sr16" in wide:
         signals["qids_item12"] = wide["qids_sr16"]["qids_sr16_item12"]
-    if "medications" not in f:
-        signals = signals.drop(columns="medication_classes")  # not asked: NA, never "no"
     out = out.join(safety_flags(signals)[list(FLAG_COLUMNS)])
+    # "other" without a readable schedule says nothing about daily dosing
+    unknown_schedule = (out["protocol"] == "other").fillna(False) & out["days_off"].isna()
+    out["flag_daily_dosing"] = out["flag_daily_dosing"].mask(unknown_schedule)
     out["source_file"] = source_file
     out["loaded_at"] = pd.NaT
     shift = day_shifts(pid, key)

@@ -57,7 +57,7 @@ RESPONSES = Table(
         Column("days_on", "TINYINT", "dosing days per cycle, where the protocol has a fixed schedule"),
         Column("days_off", "TINYINT", "days off per cycle, where the protocol has a fixed schedule"),
         Column("stack_components", "VARCHAR[]", "stack components taken with the microdose, e.g. lions_mane, niacin"),
-        Column("medication_classes", "VARCHAR[]", "interacting medication classes reported: lithium, ssri, snri, maoi"),
+        Column("medication_classes", "VARCHAR[]", "interacting medication classes reported: lithium, ssri, snri, maoi; empty = none of them; NULL = not answered"),
         *_items("phq9", 9, "PHQ-9"),
         Column("phq9_total", "TINYINT", "PHQ-9 total 0-27; NULL if any item is missing"),
         Column("phq9_band", "VARCHAR", "PHQ-9 severity: none_minimal, mild, moderate, moderately_severe, severe"),

@@ -357,7 +357,8 @@ def test_redcap_longitudinal_events_as_waves(formats_workspace):
     meds = [f"meds___{i}" for i in range(1, 6)]
     expected = sorted(
         (REDCAP_WAVES[r["redcap_event_name"]], age_band(r["age"]), sexes.get(r["sex"]),
-         ["ssri"] if any(r[m] == "1" for m in meds) else [])
+         # no box ticked: unknown (the form may not be on this event), never "no interacting medication"
+         ["ssri"] if any(r[m] == "1" for m in meds) else None)
         for r in accepted
     )
     assert research_rows(ws, REDCAP_STUDY, "wave, age_band, gender, medication_classes") == expected
