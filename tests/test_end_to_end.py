@@ -230,3 +230,22 @@ def test_odd_answers_load_as_unknown_not_as_errors_or_no(workspace):
     assert odd_schedule and odd_schedule[0][1:4] == (None, None, None)
     no_answer = [g for g in got if g[4] is None]
     assert no_answer and no_answer[0][5] is None
+
+
+def test_an_impossible_date_quarantines_its_row_only(workspace):
+    with FOLLOWUP.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    col = {name: i for i, name in enumerate(rows[0])}
+    ok = [i for i, r in enumerate(rows) if i >= 3 and r[col["Status"]] == "0" and r[col["Finished"]] == "1"
+          and r[col["Q1"]] == r[col["Q2"]] == "1"]
+    first, second = ok[2], ok[3]
+    rows[first][col["RecordedDate"]] = "2025-02-30 10:00:00"
+    rows[second][col["RecordedDate"]] = "sometime in May"
+    result = workspace.ingest(workspace.land_bytes(_records(rows), "followup_dates.csv"))
+    assert result.success
+    quarantined = workspace.sql("SELECT source_row, column_name, check_name FROM ops.quarantine "
+                                "WHERE column_name = 'recorded' ORDER BY source_row")
+    assert quarantined == [(first + 1, "recorded", "date_readable"), (second + 1, "recorded", "date_readable")]
+    (read, accepted, q, excluded), = workspace.sql(
+        "SELECT rows_read, rows_accepted, rows_quarantined, rows_excluded FROM ops.ingested_files")
+    assert read == accepted + q + excluded and accepted > 150

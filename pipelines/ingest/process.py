@@ -22,6 +22,7 @@ from pipelines.ingest.fingerprint import file_sha256
 from pipelines.ingest.mapping import check_columns, exclusion_reasons, map_columns, unmapped_columns
 from pipelines.privacy.safe_report import FailureTally, failures_from
 from pipelines.readers import open_export
+from pipelines.readers.dates import DateParseError, parse_response_dates
 from schemas.responses import DeidentifiedResponses, mapped_schema
 from schemas.study_config import StudyConfig
 
@@ -91,6 +92,11 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
         mapped = map_columns(kept, study, file_wave=wave.name if wave else None)
         _count_missing(mapped, outcome)
         failing = _validate(mapped, schema, outcome)
+        if study.response_date_column:
+            for index in _unreadable_dates(mapped, study, path.name, kept["__row"]):
+                if index not in failing or ("recorded", "date_present") not in failing[index]:
+                    failing.setdefault(index, []).append(("recorded", "date_readable"))
+                    outcome.failures.add("recorded", "date_readable")
         if failing:
             bad = sorted(failing)
             q = pd.DataFrame(
@@ -122,6 +128,28 @@ def _count_missing(mapped: pd.DataFrame, outcome: FileOutcome) -> None:
             outcome.seen_unanswered[column] += n
         if n := int((text == "").sum()):
             outcome.not_shown[column] += n
+
+
+def _unreadable_dates(mapped: pd.DataFrame, study: StudyConfig, file_name: str, rows: pd.Series) -> list[int]:
+    """Rows whose date the one date parser cannot read (unknown layout, impossible date): quarantined row by row.
+
+    An ambiguous date (7/8/2016 with no `date_order`) stays an error for the whole file: it is a mapping decision,
+    not a bad row, and guessing would shift every such date by months.
+    """
+    day_first = None if study.date_order is None else study.date_order == "day_first"
+    remaining = mapped["recorded"][mapped["recorded"].str.strip() != ""]
+    bad: list[int] = []
+    while not remaining.empty:
+        try:
+            parse_response_dates(remaining, day_first=day_first, file_name=file_name,
+                                 source_rows=rows.loc[remaining.index])
+            break
+        except DateParseError as exc:
+            if "ambiguous" in str(exc) or not exc.rows:
+                raise
+            bad += list(exc.rows)
+            remaining = remaining.drop(index=exc.rows)
+    return bad
 
 
 def _validate(mapped: pd.DataFrame, schema: pa.DataFrameSchema, outcome: FileOutcome) -> dict[int, list[tuple[str, str]]]:
