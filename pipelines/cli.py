@@ -51,6 +51,8 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
                 click.echo(
                     f"  loaded  {r['study']}/{r['file_name']}: {r['rows_read']} rows read = {r['rows_accepted']} accepted"
                     f" + {r['rows_quarantined']} quarantined + {r['rows_excluded']} excluded"
+                    + (f"; {r['rows_withdrawn']} earlier response(s) removed (now excluded by a study filter)"
+                       if r.get("rows_withdrawn") else "")
                 )
     counts = table_counts(settings.warehouse)
     if counts:

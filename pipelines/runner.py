@@ -97,7 +97,7 @@ def file_records(warehouse: Path, files: list[tuple[str, str, str]]) -> list[dic
         conn.executemany("INSERT INTO wanted VALUES (?, ?, ?)", files)
         cursor = conn.execute(
             """SELECT f.study, f.file_name, f.status, f.rows_read, f.rows_accepted, f.rows_quarantined,
-                      f.rows_excluded, f.error
+                      f.rows_excluded, f.rows_withdrawn, f.error
                FROM ops.ingested_files f JOIN wanted USING (study, file_name, file_sha256)
                ORDER BY f.study, f.file_name"""
         )

@@ -249,3 +249,39 @@ def test_an_impossible_date_quarantines_its_row_only(workspace):
     (read, accepted, q, excluded), = workspace.sql(
         "SELECT rows_read, rows_accepted, rows_quarantined, rows_excluded FROM ops.ingested_files")
     assert read == accepted + q + excluded and accepted > 150
+
+
+def _consenting_rows(path):
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    col = {name: i for i, name in enumerate(rows[0])}
+    ok = [r for r in rows[3:] if r[col["Status"]] == "0" and r[col["Finished"]] == "1"
+          and r[col["Q1"]] == r[col["Q2"]] == "1" and r[col["Q3"]].isdigit() and 18 <= int(r[col["Q3"]]) <= 100]
+    return rows[:3], ok, col
+
+
+def test_withdrawn_consent_removes_the_earlier_response(workspace):
+    head, ok, col = _consenting_rows(BASELINE)
+    first = [list(r) for r in ok[:3]]
+    workspace.ingest(workspace.land_bytes(_records(head + first), "baseline_v1.csv"))
+    assert workspace.sql("SELECT count(*) FROM research.responses") == [(3,)]
+    later = [list(r) for r in first]
+    later[0][col["Q1"]] = "2"  # the cumulative re-export: this participant has withdrawn consent
+    later[0][col["RecordedDate"]] = later[0][col["RecordedDate"]].replace("20", "21", 1)  # a year later
+    result = workspace.ingest(workspace.land_bytes(_records(head + later), "baseline_v2.csv"))
+    assert result.success
+    assert workspace.sql("SELECT count(*) FROM research.responses") == [(2,)]
+    assert workspace.sql("SELECT rows_withdrawn FROM ops.ingested_files WHERE file_name = 'baseline_v2.csv'") == [(1,)]
+
+
+def test_an_older_file_loaded_later_does_not_replace_a_newer_response(workspace):
+    head, ok, col = _consenting_rows(BASELINE)
+    newer = [list(ok[0])]
+    older = [list(ok[0])]
+    older[0][col["RecordedDate"]] = "2020-01-01 09:00:00"
+    older[0][col["Q3"]] = "99"
+    workspace.ingest(workspace.land_bytes(_records(head + newer), "baseline_b.csv"))
+    workspace.ingest(workspace.land_bytes(_records(head + older), "baseline_a_old.csv"))
+    assert workspace.sql("SELECT source_file FROM research.responses") == [("baseline_b.csv",)]
+    reasons = workspace.sql("SELECT excluded_by_reason FROM ops.ingested_files WHERE file_name = 'baseline_a_old.csv'")
+    assert reasons == [({"superseded_by_newer_response": 1},)]

@@ -130,6 +130,7 @@ def research_responses(context: dg.AssetExecutionContext, staged: FileOutcome, p
     yield dg.MaterializeResult(metadata={
         "status": result.status, "file_sha256": staged.sha256, "rows_loaded": result.rows_accepted,
         "rows_excluded": result.rows_excluded, "duplicate_of": result.duplicate_of or "",
+        "rows_withdrawn": result.rows_withdrawn,
         "table_rows": total, "dagster/row_count": total,
     })
     yield dg.AssetCheckResult(check_name="one_row_per_participant_wave", passed=duplicates == 0, severity=ERROR,

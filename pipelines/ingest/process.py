@@ -20,6 +20,7 @@ from pipelines.domain.dose_bands import DoseBands, coerce_bands
 from pipelines.ingest.deidentify import deidentify
 from pipelines.ingest.fingerprint import file_sha256
 from pipelines.ingest.mapping import check_columns, exclusion_reasons, map_columns, unmapped_columns
+from pipelines.privacy.pseudonym import day_shifts, normalise_key_values, pseudonymise
 from pipelines.privacy.safe_report import FailureTally, failures_from
 from pipelines.readers import open_export
 from pipelines.readers.dates import DateParseError, parse_response_dates
@@ -88,6 +89,10 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
         outcome.rows_read += len(chunk)
         reasons = exclusion_reasons(chunk, study)
         outcome.excluded.update(reasons.dropna().value_counts().to_dict())
+        withdrawals = _withdrawals(chunk[reasons.isin([f.reason for f in study.filters])], study, key,
+                                   file_wave=wave.name if wave else None)
+        if not withdrawals.empty:
+            withdrawals.to_parquet(out_dir / f"withdrawn-{part:05d}.parquet", index=False)
         kept = chunk[reasons.isna()]
         mapped = map_columns(kept, study, file_wave=wave.name if wave else None)
         _count_missing(mapped, outcome)
@@ -116,6 +121,32 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
         items.to_parquet(out_dir / f"items-{part:05d}.parquet", index=False)
         outcome.rows_accepted += len(research)
     return outcome
+
+
+def _withdrawals(excluded: pd.DataFrame, study: StudyConfig, key: bytes, *, file_wave: str | None) -> pd.DataFrame:
+    """(participant, wave, shifted day) of rows a study filter excludes (consent withdrawn, no longer eligible).
+
+    A later export that excludes a participant must take out what an earlier one loaded; the loader removes
+    their earlier rows for that wave unless those are newer than this response.
+    """
+    columns = ["study", "participant_id", "wave", "shifted_day"]
+    if excluded.empty:
+        return pd.DataFrame(columns=columns)
+    mapped = map_columns(excluded, study, file_wave=file_wave)
+    pid = pseudonymise(normalise_key_values(mapped["participant_key"], study.participant_key.normalise), key,
+                       study=study.study)
+    day = pd.Series(pd.NA, index=mapped.index, dtype="Int64")
+    if "recorded" in mapped:
+        day_first = None if study.date_order is None else study.date_order == "day_first"
+        try:
+            recorded = parse_response_dates(mapped["recorded"], day_first=day_first)
+            day = ((recorded.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.astype("Int64")
+                   + day_shifts(pid, key)).astype("Int64")
+        except DateParseError:
+            pass  # unknown date: the withdrawal applies whatever the date of the earlier response
+    out = pd.DataFrame({"study": study.study, "participant_id": pid, "wave": mapped["wave"].astype("string"),
+                        "shifted_day": day})
+    return out.dropna(subset=["participant_id", "wave"])[columns]
 
 
 def _count_missing(mapped: pd.DataFrame, outcome: FileOutcome) -> None:

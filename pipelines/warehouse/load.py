@@ -25,6 +25,7 @@ class LoadResult:
     rows_accepted: int
     rows_excluded: int
     duplicate_of: str | None = None
+    rows_withdrawn: int = 0
 
 
 def already_loaded(conn, sha256: str) -> str | None:
@@ -50,8 +51,9 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
                 _record(conn, outcome, status="duplicate", accepted=0, excluded={}, quarantined=0)
             return LoadResult("duplicate", 0, 0, duplicate_of=first_name)
 
+        withdrawn = _apply_withdrawals(conn, outcome)
         has_rows = outcome.rows_accepted > 0
-        superseded = 0
+        superseded = newer_elsewhere = 0
         if has_rows:
             conn.execute(
                 f"""CREATE OR REPLACE TEMP TABLE staged AS
@@ -62,6 +64,12 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
             )
             kept = conn.execute("SELECT count(*) FROM staged").fetchone()[0]
             superseded = outcome.rows_accepted - kept
+            # a response already loaded from another file and newer than this one stays (files may arrive in any order)
+            newer_elsewhere = conn.execute(
+                """DELETE FROM staged s USING ops.response_days d
+                   WHERE d.study = s.study AND d.participant_id = s.participant_id AND d.wave = s.wave
+                     AND d.shifted_day > s.shifted_day"""
+            ).fetchone()[0]
             for table in ("research.responses", "research.instrument_scores", "research.instrument_items"):
                 conn.execute(
                     f"""DELETE FROM {table} r USING staged s
@@ -95,9 +103,34 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
         excluded = dict(outcome.excluded)
         if superseded:
             excluded["superseded_duplicate"] = superseded
-        accepted = outcome.rows_accepted - superseded
-        _record(conn, outcome, status="loaded", accepted=accepted, excluded=excluded, quarantined=outcome.rows_quarantined)
-        return LoadResult("loaded", accepted, sum(excluded.values()))
+        if newer_elsewhere:
+            excluded["superseded_by_newer_response"] = newer_elsewhere
+        accepted = outcome.rows_accepted - superseded - newer_elsewhere
+        _record(conn, outcome, status="loaded", accepted=accepted, excluded=excluded, quarantined=outcome.rows_quarantined,
+                withdrawn=withdrawn)
+        return LoadResult("loaded", accepted, sum(excluded.values()), rows_withdrawn=withdrawn)
+
+
+def _apply_withdrawals(conn, outcome: FileOutcome) -> int:
+    """Remove earlier-loaded responses of participants this file now excludes by a study filter, unless the
+    earlier response is newer than the excluding one. Returns how many responses were removed."""
+    if not list(outcome.staging_dir.glob("withdrawn-*.parquet")):
+        return 0
+    conn.execute(
+        """CREATE OR REPLACE TEMP TABLE withdrawn AS
+           SELECT DISTINCT d.study, d.participant_id, d.wave
+           FROM read_parquet(?) w JOIN ops.response_days d USING (study, participant_id, wave)
+           WHERE w.shifted_day IS NULL OR d.shifted_day IS NULL OR d.shifted_day <= w.shifted_day""",
+        [outcome.parts_glob("withdrawn")],
+    )
+    removed = conn.execute("SELECT count(*) FROM withdrawn").fetchone()[0]
+    for table in ("research.responses", "research.instrument_scores", "research.instrument_items", "ops.response_days"):
+        conn.execute(
+            f"""DELETE FROM {table} t USING withdrawn w
+                WHERE t.study = w.study AND t.participant_id = w.participant_id AND t.wave = w.wave"""
+        )
+    conn.execute("DROP TABLE withdrawn")
+    return removed
 
 
 def _refresh_days_since_baseline(conn, study: str, baseline_wave: str) -> None:
@@ -112,16 +145,18 @@ def _refresh_days_since_baseline(conn, study: str, baseline_wave: str) -> None:
     )
 
 
-def _record(conn, outcome: FileOutcome, *, status: str, accepted: int, excluded: dict, quarantined: int, error: str | None = None) -> None:
+def _record(conn, outcome: FileOutcome, *, status: str, accepted: int, excluded: dict, quarantined: int,
+            withdrawn: int = 0, error: str | None = None) -> None:
     conn.execute(
         "DELETE FROM ops.ingested_files WHERE study = ? AND file_name = ? AND file_sha256 = ?",
         [outcome.study, outcome.file_name, outcome.sha256],
     )
     conn.execute(
         f"INSERT INTO ops.ingested_files ({', '.join(column_names(INGESTED_FILES))}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, MAP(?::VARCHAR[], ?::BIGINT[]), ?, (now() AT TIME ZONE 'UTC'))",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, MAP(?::VARCHAR[], ?::BIGINT[]), ?, ?, (now() AT TIME ZONE 'UTC'))",
         [outcome.study, outcome.file_name, outcome.sha256, outcome.wave, status, outcome.rows_read, accepted,
-         quarantined, sum(excluded.values()), list(excluded.keys()), [int(v) for v in excluded.values()], error],
+         quarantined, sum(excluded.values()), list(excluded.keys()), [int(v) for v in excluded.values()], withdrawn,
+         error],
     )
 
 
@@ -134,6 +169,6 @@ def record_failure(conn, *, study: str, file_name: str, sha256: str, wave: str |
         )
         conn.execute(
             f"INSERT INTO ops.ingested_files ({', '.join(column_names(INGESTED_FILES))}) "
-            "VALUES (?, ?, ?, ?, 'failed', NULL, NULL, NULL, NULL, NULL, ?, (now() AT TIME ZONE 'UTC'))",
+            "VALUES (?, ?, ?, ?, 'failed', NULL, NULL, NULL, NULL, NULL, NULL, ?, (now() AT TIME ZONE 'UTC'))",
             [study, file_name, sha256, wave, error],
         )

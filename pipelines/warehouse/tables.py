@@ -148,6 +148,7 @@ INGESTED_FILES = Table(
         Column("rows_quarantined", "BIGINT", "rows that failed validation (see ops.quarantine)"),
         Column("rows_excluded", "BIGINT", "rows that are not data: previews, tests, unfinished, no consent, not eligible, superseded duplicates"),
         Column("excluded_by_reason", "MAP(VARCHAR, BIGINT)", "rows_excluded by reason"),
+        Column("rows_withdrawn", "BIGINT", "earlier-loaded responses this file removed: the participant is now excluded by a study filter (consent withdrawn, no longer eligible)"),
         Column("error", "VARCHAR", "why a failed file failed (names the file, line and expectation; never a value)"),
         Column("processed_at", "TIMESTAMP", "when the file was processed (UTC)"),
     ),
