@@ -36,9 +36,11 @@ def build_outcomes_by_protocol_dose(conn) -> dict[str, int]:
             )
             SELECT study, substance, protocol, dose_band, wave,
                    CASE WHEN n < {MIN_CELL} THEN NULL ELSE n END,
-                   CASE WHEN n < {MIN_CELL} OR phq9_n < {MIN_CELL} THEN NULL ELSE phq9_n END,
+                   CASE WHEN n < {MIN_CELL} OR phq9_n < {MIN_CELL} OR n - phq9_n BETWEEN 1 AND {MIN_CELL - 1}
+                        THEN NULL ELSE phq9_n END,
                    CASE WHEN n < {MIN_CELL} OR phq9_n < {MIN_CELL} THEN NULL ELSE round(phq9_mean, 2) END,
-                   CASE WHEN n < {MIN_CELL} OR gad7_n < {MIN_CELL} THEN NULL ELSE gad7_n END,
+                   CASE WHEN n < {MIN_CELL} OR gad7_n < {MIN_CELL} OR n - gad7_n BETWEEN 1 AND {MIN_CELL - 1}
+                        THEN NULL ELSE gad7_n END,
                    CASE WHEN n < {MIN_CELL} OR gad7_n < {MIN_CELL} THEN NULL ELSE round(gad7_mean, 2) END,
                    n < {MIN_CELL}
             FROM cells
@@ -53,12 +55,16 @@ def build_outcomes_by_protocol_dose(conn) -> dict[str, int]:
 def build_safety_signals(conn) -> dict[str, int]:
     """Rebuild public.safety_signals: each flag counted by substance x protocol x dose band, small counts withheld.
 
-    A count is withheld when the cell has fewer than MIN_CELL assessed responses, when fewer than MIN_CELL (but
-    some) are flagged or not flagged, or when everyone assessed is flagged (no cell where all share one outcome).
+    Cells are the same as outcomes_by_protocol_dose's (per wave, one response per participant), so no count can
+    be recovered by differencing the two tables. A cell's counts are withheld when fewer than MIN_CELL
+    participants were assessed, when fewer than MIN_CELL (but some) are flagged or not flagged, when everyone
+    assessed is flagged (no cell where all share one outcome), or when fewer than MIN_CELL (but some) of the
+    cell's participants were not assessed (the complement of a published cell size).
     """
     ensure_tables(conn)
     unpivot = " UNION ALL ".join(
-        f"SELECT study, substance, protocol, dose_band, '{name}' AS signal, flag_{name} AS flag FROM research.responses"
+        f"SELECT study, substance, protocol, dose_band, wave, participant_id, '{name}' AS signal, flag_{name} AS flag "
+        "FROM research.responses"
         for name in SIGNALS
     )
     with transaction(conn):
@@ -68,18 +74,21 @@ def build_safety_signals(conn) -> dict[str, int]:
             WITH flags AS ({unpivot}),
             cells AS (
                 SELECT study, coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
-                       coalesce(dose_band, 'unknown') AS dose_band, signal,
-                       count(flag) AS assessed, count(*) FILTER (WHERE flag) AS flagged
+                       coalesce(dose_band, 'unknown') AS dose_band, wave, signal,
+                       count(DISTINCT participant_id) AS cell_n,
+                       count(DISTINCT participant_id) FILTER (WHERE flag IS NOT NULL) AS assessed,
+                       count(DISTINCT participant_id) FILTER (WHERE flag) AS flagged
                 FROM flags GROUP BY ALL
             ),
             judged AS (
                 SELECT *, assessed < {MIN_CELL}
                           OR (flagged > 0 AND flagged < {MIN_CELL})
                           OR (assessed - flagged > 0 AND assessed - flagged < {MIN_CELL})
-                          OR (flagged > 0 AND flagged = assessed) AS hide
+                          OR (flagged > 0 AND flagged = assessed)
+                          OR (cell_n - assessed > 0 AND cell_n - assessed < {MIN_CELL}) AS hide
                 FROM cells
             )
-            SELECT study, substance, protocol, dose_band, signal,
+            SELECT study, substance, protocol, dose_band, wave, signal,
                    CASE WHEN hide THEN NULL ELSE assessed END, CASE WHEN hide THEN NULL ELSE flagged END, hide
             FROM judged ORDER BY ALL"""
         )

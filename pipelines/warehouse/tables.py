@@ -164,9 +164,9 @@ OUTCOMES_BY_PROTOCOL_DOSE = Table(
         Column("dose_band", "VARCHAR", "dose band"),
         Column("wave", "VARCHAR", "wave"),
         Column("n_participants", "BIGINT", "participants in the cell; NULL when suppressed"),
-        Column("phq9_n", "BIGINT", "participants with a PHQ-9 total; NULL when suppressed"),
+        Column("phq9_n", "BIGINT", "participants with a PHQ-9 total; NULL when suppressed, or when 1-10 of the cell lack one"),
         Column("phq9_mean", "DOUBLE", "mean PHQ-9 total; NULL when suppressed"),
-        Column("gad7_n", "BIGINT", "participants with a GAD-7 total; NULL when suppressed"),
+        Column("gad7_n", "BIGINT", "participants with a GAD-7 total; NULL when suppressed, or when 1-10 of the cell lack one"),
         Column("gad7_mean", "DOUBLE", "mean GAD-7 total; NULL when suppressed"),
         Column("suppressed", "BOOLEAN", "true when the cell has fewer than 11 participants, so its figures are withheld"),
     ),
@@ -174,16 +174,17 @@ OUTCOMES_BY_PROTOCOL_DOSE = Table(
 
 SAFETY_SIGNALS = Table(
     "public", "safety_signals",
-    "Safety signals counted by substance, protocol and dose band. Counts below 11 (and non-zero) are suppressed.",
+    "Safety signals counted by substance, protocol, dose band and wave (participants). Counts below 11 (and non-zero) are suppressed.",
     (
         Column("study", "VARCHAR", "study name"),
         Column("substance", "VARCHAR", "substance"),
         Column("protocol", "VARCHAR", "canonical dosing protocol"),
         Column("dose_band", "VARCHAR", "dose band"),
+        Column("wave", "VARCHAR", "wave"),
         Column("signal", "VARCHAR", "phq9_item9, qids_item12, lithium, ssri_snri, maoi, above_micro or daily_dosing"),
-        Column("n_assessed", "BIGINT", "responses where the signal could be assessed (flag not NULL); NULL when suppressed"),
-        Column("n_flagged", "BIGINT", "responses with the signal; NULL when suppressed"),
-        Column("suppressed", "BOOLEAN", "true when n_assessed < 11, or fewer than 11 (but some) are flagged or not flagged, or all are flagged: counts withheld"),
+        Column("n_assessed", "BIGINT", "participants for whom the signal could be assessed (flag not NULL); NULL when suppressed"),
+        Column("n_flagged", "BIGINT", "participants with the signal; NULL when suppressed"),
+        Column("suppressed", "BOOLEAN", "true when fewer than 11 were assessed, fewer than 11 (but some) are flagged, not flagged or not assessed, or all are flagged: counts withheld"),
     ),
 )
 
