@@ -28,9 +28,13 @@ ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 
 def _fail(warehouse: DuckDBResource, *, study: str, file_name: str, sha256: str, wave: str | None, exc: BaseException,
           stage: str) -> dg.Failure:
+    """The value-free failure to raise (`from None`), after recording the file as failed where possible."""
     message = value_free_message(exc, file_name=file_name, stage=stage, safe_types=SAFE_ERRORS)
-    with warehouse.get_connection() as conn:
-        record_failure(conn, study=study, file_name=file_name, sha256=sha256, wave=wave, error=message)
+    try:
+        with warehouse.get_connection() as conn:
+            record_failure(conn, study=study, file_name=file_name, sha256=sha256, wave=wave, error=message)
+    except Exception as record_exc:  # noqa: BLE001 - never let this error carry the original one along
+        message += f" (and it could not be recorded in ops.ingested_files: {type(record_exc).__name__})"
     return dg.Failure(description=message, metadata={"file": file_name, "study": study, "stage": stage})
 
 
