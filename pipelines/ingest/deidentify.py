@@ -16,12 +16,11 @@ from pipelines.domain.dose_bands import DoseBands, dose_band
 from pipelines.domain.protocol import normalise_protocol
 from pipelines.domain.safety import FLAG_COLUMNS, classify_medications, safety_flags
 from pipelines.ingest.scoring import score_study_instruments
-from pipelines.privacy.pseudonym import day_shifts, normalise_key_values, pseudonymise
+from pipelines.privacy.pseudonym import normalise_key_values, pseudonymise, shifted_days
 from pipelines.readers.dates import parse_response_dates
 from schemas.responses import AGE_BANDS, MISSING_CODES
 from schemas.study_config import StudyConfig
 
-_EPOCH = pd.Timestamp("1970-01-01")
 _AGE_EDGES = [17, 24, 34, 44, 54, 64, 200]
 PRIMARY_OUTCOMES = {"phq9": 9, "gad7": 7}  # kept wide on research.responses
 MAX_CYCLE_DAYS = 31
@@ -168,8 +167,7 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_f
     out["flag_daily_dosing"] = out["flag_daily_dosing"].mask(unknown_schedule)
     out["source_file"] = source_file
     out["loaded_at"] = pd.NaT
-    shift = day_shifts(pid, key)
-    out["shifted_day"] = ((recorded.dt.normalize() - _EPOCH).dt.days.astype("Int64") + shift).astype("Int64")
+    out["shifted_day"] = shifted_days(recorded, pid, key)
     out["source_row"] = source_rows.astype("int64")
     keys = out[["study", "participant_id", "wave", "shifted_day", "source_row"]]
     return out, keys.join(scores_long, how="inner"), keys.join(items_long, how="inner")

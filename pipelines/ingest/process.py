@@ -20,7 +20,7 @@ from pipelines.domain.dose_bands import DoseBands, coerce_bands
 from pipelines.ingest.deidentify import deidentify
 from pipelines.ingest.fingerprint import file_sha256
 from pipelines.ingest.mapping import check_columns, exclusion_reasons, map_columns, unmapped_columns
-from pipelines.privacy.pseudonym import day_shifts, normalise_key_values, pseudonymise
+from pipelines.privacy.pseudonym import normalise_key_values, pseudonymise, shifted_days
 from pipelines.privacy.safe_report import FailureTally, failures_from
 from pipelines.readers import open_export
 from pipelines.readers.dates import DateParseError, parse_response_dates
@@ -140,8 +140,7 @@ def _withdrawals(excluded: pd.DataFrame, study: StudyConfig, key: bytes, *, file
         day_first = None if study.date_order is None else study.date_order == "day_first"
         try:
             recorded = parse_response_dates(mapped["recorded"], day_first=day_first)
-            day = ((recorded.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.astype("Int64")
-                   + day_shifts(pid, key)).astype("Int64")
+            day = shifted_days(recorded, pid, key)
         except DateParseError:
             pass  # unknown date: the withdrawal applies whatever the date of the earlier response
     out = pd.DataFrame({"study": study.study, "participant_id": pid, "wave": mapped["wave"].astype("string"),

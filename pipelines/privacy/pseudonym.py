@@ -72,3 +72,9 @@ def day_shifts(pseudonyms: pd.Series, key: bytes) -> pd.Series:
         return int.from_bytes(digest[:4], "big") % MAX_SHIFT_DAYS
 
     return _per_distinct(pseudonyms, shift, "Int64")
+
+
+def shifted_days(recorded: pd.Series, pseudonyms: pd.Series, key: bytes) -> pd.Series:
+    """Each response's day number plus its participant's keyed shift: exact intervals, unrecoverable dates."""
+    days = (recorded.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.astype("Int64")
+    return (days + day_shifts(pseudonyms, key)).astype("Int64")
