@@ -28,7 +28,7 @@ def build_outcomes_by_protocol_dose(conn) -> dict[str, int]:
             WITH cells AS (
                 SELECT study, coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
                        coalesce(dose_band, 'unknown') AS dose_band, wave,
-                       count(DISTINCT participant_id) AS n,
+                       count(*) AS n,  -- one row per participant and wave: rows are participants
                        count(phq9_total) AS phq9_n, avg(phq9_total) AS phq9_mean,
                        count(gad7_total) AS gad7_n, avg(gad7_total) AS gad7_mean
                 FROM research.responses
@@ -63,7 +63,7 @@ def build_safety_signals(conn) -> dict[str, int]:
     """
     ensure_tables(conn)
     unpivot = " UNION ALL ".join(
-        f"SELECT study, substance, protocol, dose_band, wave, participant_id, '{name}' AS signal, flag_{name} AS flag "
+        f"SELECT study, substance, protocol, dose_band, wave, '{name}' AS signal, flag_{name} AS flag "
         "FROM research.responses"
         for name in SIGNALS
     )
@@ -75,9 +75,8 @@ def build_safety_signals(conn) -> dict[str, int]:
             cells AS (
                 SELECT study, coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
                        coalesce(dose_band, 'unknown') AS dose_band, wave, signal,
-                       count(DISTINCT participant_id) AS cell_n,
-                       count(DISTINCT participant_id) FILTER (WHERE flag IS NOT NULL) AS assessed,
-                       count(DISTINCT participant_id) FILTER (WHERE flag) AS flagged
+                       -- one row per participant and wave (research.responses' key), so rows are participants
+                       count(*) AS cell_n, count(flag) AS assessed, count(*) FILTER (WHERE flag) AS flagged
                 FROM flags GROUP BY ALL
             ),
             judged AS (
