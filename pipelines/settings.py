@@ -42,6 +42,7 @@ class Settings:
     sample_dir: Path
     dagster_home: Path
     chunk_rows: int
+    duckdb_memory_limit: str
 
     @property
     def analytics_copy(self) -> Path:
@@ -60,4 +61,6 @@ def load_settings() -> Settings:
         sample_dir=_path("SURVEY_SAMPLE_DIR"),
         dagster_home=_path("DAGSTER_HOME"),
         chunk_rows=int(os.environ.get("SURVEY_CHUNK_ROWS", "50000")),
+        # DuckDB spills to disk beyond this, so the load's memory stays bounded whatever the export's size
+        duckdb_memory_limit=os.environ.get("SURVEY_DUCKDB_MEMORY_LIMIT", "512MB"),
     )

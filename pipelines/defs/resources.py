@@ -65,5 +65,6 @@ def default_resources(settings: Settings | None = None) -> dict:
     settings = settings or load_settings()
     return {
         "paths": SurveyPaths.from_settings(settings),
-        "warehouse": WarehouseResource(database=str(settings.warehouse)),
+        "warehouse": WarehouseResource(database=str(settings.warehouse),
+                                       connection_config={"memory_limit": settings.duckdb_memory_limit}),
     }
