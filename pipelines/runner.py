@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pipelines.settings import REPO_ROOT, Settings
@@ -55,15 +56,18 @@ def seed_sample(settings: Settings) -> Path | None:
     return settings.sample_dir
 
 
+def _has_ingested_files(conn) -> bool:
+    return bool(conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
+    ).fetchone()[0])
+
+
 def known_files(warehouse: Path) -> dict[tuple[str, str, str], str]:
     """(study, file name, sha256) -> status, for every file already processed, from the live warehouse."""
     if not warehouse.exists():
         return {}
     with open_read_only(warehouse) as conn:
-        exists = conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
-        ).fetchone()[0]
-        if not exists:
+        if not _has_ingested_files(conn):
             return {}
         rows = conn.execute("SELECT study, file_name, file_sha256, status FROM ops.ingested_files").fetchall()
     return {(study, name, sha): status for study, name, sha, status in rows}
@@ -74,9 +78,7 @@ def publish_is_stale(settings: Settings) -> bool:
     if not settings.warehouse.exists():
         return False
     with open_read_only(settings.warehouse) as conn:
-        exists = conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
-        ).fetchone()[0]
+        exists = _has_ingested_files(conn)
         last_load = conn.execute(
             "SELECT max(processed_at) FROM ops.ingested_files WHERE status = 'loaded'").fetchone()[0] if exists else None
     if last_load is None:
@@ -84,7 +86,6 @@ def publish_is_stale(settings: Settings) -> bool:
     copy = settings.analytics_copy
     if not copy.exists():
         return True
-    from datetime import datetime, timezone
     written = datetime.fromtimestamp(copy.stat().st_mtime, tz=timezone.utc).replace(tzinfo=None)
     return written < last_load
 

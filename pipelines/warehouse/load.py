@@ -56,7 +56,7 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
         superseded = newer_elsewhere = 0
         if has_rows:
             conn.execute(
-                f"""CREATE OR REPLACE TEMP TABLE staged AS
+                """CREATE OR REPLACE TEMP TABLE staged AS
                     SELECT * FROM read_parquet(?, union_by_name = true)
                     QUALIFY row_number() OVER (PARTITION BY study, participant_id, wave
                                                ORDER BY shifted_day DESC NULLS LAST, source_row DESC) = 1""",
