@@ -39,7 +39,7 @@ def measure_pipeline(csv_path: Path, workdir: Path) -> dict:
     os.link(csv_path, landed) if csv_path.stat().st_dev == landed.parent.stat().st_dev else shutil.copy(csv_path, landed)
 
     from pipelines.defs.assets import (
-    analytics_copy, deidentified_responses, outcomes_by_protocol_dose, research_responses, safety_signals,
+    deidentified_responses, public_tables, public_tier, research_responses, research_tier,
 )
     from pipelines.defs.resources import default_resources
 
@@ -50,7 +50,7 @@ def measure_pipeline(csv_path: Path, workdir: Path) -> dict:
         quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
         ingest = dg.materialize([deidentified_responses, research_responses], partition_key="microdose_mood/baseline.csv",
                                 instance=instance, resources=resources, run_config=quiet)
-        publish = dg.materialize([outcomes_by_protocol_dose, safety_signals, analytics_copy], instance=instance, resources=resources,
+        publish = dg.materialize([research_tier, public_tables, public_tier], instance=instance, resources=resources,
                                  run_config=quiet)
     seconds = time.perf_counter() - start
     import duckdb

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import click
+import duckdb
 
 from pipelines.settings import REPO_ROOT, load_settings
-from pipelines.warehouse.connect import WarehouseBusy, open_read_only
+from pipelines.warehouse.connect import WarehouseBusy, open_read_only, open_sealed
 
 
 def _rel(path: Path) -> str:
@@ -32,8 +33,13 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
     """Process every new file in the landing folder, then rebuild the public tables."""
     from pipelines.runner import run_pipeline, table_counts
 
+    from pipelines.privacy.pseudonym import PseudonymKeyError
+
     settings = load_settings()
-    summary = run_pipeline(settings, seed=seed_sample, retry_failed=retry_failed, notify=click.echo)
+    try:
+        summary = run_pipeline(settings, seed=seed_sample, retry_failed=retry_failed, notify=click.echo)
+    except PseudonymKeyError as exc:
+        raise click.ClickException(f"{exc} Nothing was processed; the warehouse is unchanged.") from None
     if summary.seeded_from:
         click.echo(f"Copied the bundled sample from {_rel(summary.seeded_from)} into {_rel(settings.landing_dir)}.")
     if not summary.new_files and not summary.publish_attempted:
@@ -56,13 +62,14 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
                 )
     counts = table_counts(settings.warehouse)
     if counts:
-        click.echo(f"Warehouse {_rel(settings.warehouse)} (analysts' copy: {_rel(settings.analytics_copy)}):")
+        click.echo(f"Restricted warehouse {_rel(settings.warehouse)} (owner only; research tier: "
+                   f"{_rel(settings.research_tier)}, public tier: {_rel(settings.public_dir)}/):")
         for table, n in counts:
             click.echo(f"  {table:38} {n:>9} rows")
-        click.echo("Query it:  .venv/bin/survey-pipeline query \"SELECT * FROM public.outcomes_by_protocol_dose\"")
+        click.echo("Query it:  .venv/bin/survey-pipeline query \"SELECT * FROM public.outcomes WHERE NOT suppressed\"")
     if summary.publish_attempted and not summary.published:
-        click.echo("Publishing the public tables and the analysts' copy FAILED: see the `publish` run in the Dagster UI",
-                   err=True)
+        click.echo("Releasing the research and public tiers FAILED (a disclosure check may have blocked it): see the "
+                   "`publish` run in the Dagster UI", err=True)
     if summary.still_failed:
         names = ", ".join(f"{r['study']}/{r['file_name']}" for r in summary.still_failed)
         click.echo(f"{len(summary.still_failed)} file(s) failed before and are unchanged: {names} "
@@ -119,17 +126,71 @@ def _status_line(name: str, state: str, counts: list, error: str | None) -> None
         click.echo(f"    {error}")
 
 
+# Statement kinds the query tool runs: reads only. DESCRIBE, SHOW, SUMMARIZE, FROM-first and WITH are SELECTs to
+# DuckDB; PIVOT is a MULTI. Everything else (SET/RESET/USE/PRAGMA, INSTALL/LOAD, ATTACH/DETACH, COPY, EXPORT/IMPORT
+# DATABASE, CALL, CREATE/INSERT/...) is refused before it runs, even the kinds the sealed connection would refuse too.
+_READ_STATEMENTS = ("SELECT", "EXPLAIN", "MULTI")
+
+# What DuckDB says when the sealed connection stops an escape (no file system / extensions / config changes).
+_SEAL_MESSAGES = ("disabled by configuration", "disabled through configuration", "configuration has been locked")
+
+
+def _refused(tier: str, path: Path) -> click.ClickException:
+    return click.ClickException(
+        f"refused: the query tool reads only the {tier} tier ({_rel(path)}); only read queries (SELECT, FROM, WITH, "
+        "DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PIVOT) run, and file functions, ATTACH, COPY, INSTALL/LOAD and "
+        "configuration changes (SET, RESET, PRAGMA) are disabled"
+    )
+
+
+def _check_statements(conn, sql: str, tier: str, path: Path) -> None:
+    """Parse without running; refuse anything that is not a read. A parse error is the user's own SQL: shown as is."""
+    try:
+        statements = conn.extract_statements(sql)
+    except duckdb.ParserException as exc:
+        raise click.ClickException(str(exc)) from None
+    except (ValueError, duckdb.Error):
+        # a statement kind this DuckDB's Python API cannot even name (e.g. UPDATE EXTENSIONS): not a read
+        raise _refused(tier, path) from None
+    if not statements:
+        raise click.ClickException("no SQL statement given")
+    for statement in statements:
+        if statement.type.name not in _READ_STATEMENTS:
+            raise _refused(tier, path)
+
+
 @main.command()
 @click.argument("sql")
-@click.option("--live", is_flag=True, help="Query the live warehouse instead of the analysts' copy.")
-def query(sql: str, live: bool) -> None:
-    """Run SQL read-only against the analysts' copy (analytics.duckdb) and print the result."""
+@click.option("--tier", type=click.Choice(["public", "research"]), default="public", show_default=True,
+              help="public = the public tier, public.duckdb in SURVEY_PUBLIC_DIR (default data/public/public.duckdb); "
+                   "research = the research tier, SURVEY_RESEARCH_TIER (default data/research/research.duckdb). "
+                   "The restricted live warehouse is never queryable from this tool.")
+def query(sql: str, tier: str) -> None:
+    """Run read-only SQL against one tier's DuckDB file (sealed: no files, ATTACH, COPY, extensions or SET)."""
     settings = load_settings()
-    path = settings.warehouse if live else settings.analytics_copy
+    path = settings.public_tier if tier == "public" else settings.research_tier
     if not path.exists():
-        raise click.ClickException(f"{_rel(path)} does not exist yet: run `survey-pipeline run` first")
-    with open_read_only(path) as conn:
-        conn.sql(sql).show(max_rows=200, max_width=200)
+        raise click.ClickException(
+            f"the {tier} tier ({_rel(path)}) does not exist yet: run `survey-pipeline run` first"
+        )
+    try:
+        conn = open_sealed(path)
+    except WarehouseBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    with conn:
+        _check_statements(conn, sql, tier, path)
+        try:
+            relation = conn.sql(sql)
+            if relation is not None:
+                relation.show(max_rows=200, max_width=200)
+        except duckdb.PermissionException:
+            raise _refused(tier, path) from None
+        except duckdb.Error as exc:
+            message = str(exc)
+            if any(m in message for m in _SEAL_MESSAGES):
+                raise _refused(tier, path) from None
+            # the user's own SQL went wrong (syntax, unknown table/column): DuckDB's message, no traceback
+            raise click.ClickException(message) from None
 
 
 @main.command()

@@ -74,7 +74,7 @@ def known_files(warehouse: Path) -> dict[tuple[str, str, str], str]:
 
 
 def publish_is_stale(settings: Settings) -> bool:
-    """True when files were loaded after the analysts' copy was written (e.g. a run stopped before publishing)."""
+    """True when files were loaded after the tiers were last released (e.g. a run stopped before publishing)."""
     if not settings.warehouse.exists():
         return False
     with open_read_only(settings.warehouse) as conn:
@@ -83,10 +83,10 @@ def publish_is_stale(settings: Settings) -> bool:
             "SELECT max(processed_at) FROM ops.ingested_files WHERE status = 'loaded'").fetchone()[0] if exists else None
     if last_load is None:
         return False
-    copy = settings.analytics_copy
-    if not copy.exists():
+    released = [p for p in (settings.research_tier, settings.public_tier) if p.exists()]
+    if len(released) < 2:
         return True
-    written = datetime.fromtimestamp(copy.stat().st_mtime, tz=timezone.utc).replace(tzinfo=None)
+    written = min(datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc).replace(tzinfo=None) for p in released)
     return written < last_load
 
 
@@ -115,6 +115,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     from pipelines.definitions import build_definitions
     from pipelines.ingest.fingerprint import file_sha256
     from pipelines.privacy.pseudonym import load_or_create_key
+    from pipelines.warehouse.load import holds_pseudonyms
 
     summary = RunSummary()
     if seed:
@@ -132,8 +133,12 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     summary.new_files = [f"{s}/{n}" for s, n, _ in todo]
     if not todo and not publish_is_stale(settings):
         return summary
-    if todo:
-        load_or_create_key(settings.pseudonym_key_file, notify=notify)  # the one-line notice, before any run
+    linked = False
+    if settings.warehouse.exists():
+        with open_read_only(settings.warehouse) as conn:
+            linked = holds_pseudonyms(conn)
+    # before any run: the one-line notice of a new key, or a missing key stops everything (PseudonymKeyError)
+    load_or_create_key(settings.pseudonym_key_file, warehouse_has_pseudonyms=linked, notify=notify)
 
     defs = build_definitions(settings)
     ingest = defs.resolve_job_def("ingest_file")

@@ -44,18 +44,31 @@ class Settings:
     chunk_rows: int
     duckdb_memory_limit: str
 
+    research_tier: Path
+    public_dir: Path
+
     @property
-    def analytics_copy(self) -> Path:
-        """The published read-only copy analysts query, beside the live warehouse."""
-        return self.warehouse.with_name("analytics.duckdb")
+    def public_tier(self) -> Path:
+        """The public DuckDB file; its Parquet and CSV exports sit beside it."""
+        return self.public_dir / "public.duckdb"
+
+
+def _tier_path(variable: str, warehouse: Path, default: str) -> Path:
+    """A tier's location: its variable, else beside the warehouse's folder (data/warehouse -> data/research)."""
+    raw = os.environ.get(variable)
+    if raw:
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else (REPO_ROOT / path)
+    return warehouse.parent.parent / default
 
 
 def load_settings() -> Settings:
     """Read the environment now; cheap, so callers resolve settings when they run, not when they import."""
+    warehouse = _path("SURVEY_WAREHOUSE")
     return Settings(
         landing_dir=_path("SURVEY_LANDING_DIR"),
         studies_dir=_path("SURVEY_STUDIES_DIR"),
-        warehouse=_path("SURVEY_WAREHOUSE"),
+        warehouse=warehouse,
         pseudonym_key_file=_path("SURVEY_PSEUDONYM_KEY_FILE"),
         staging_dir=_path("SURVEY_STAGING_DIR"),
         sample_dir=_path("SURVEY_SAMPLE_DIR"),
@@ -63,4 +76,6 @@ def load_settings() -> Settings:
         chunk_rows=int(os.environ.get("SURVEY_CHUNK_ROWS", "50000")),
         # DuckDB spills to disk beyond this, so the load's memory stays bounded whatever the export's size
         duckdb_memory_limit=os.environ.get("SURVEY_DUCKDB_MEMORY_LIMIT", "512MB"),
+        research_tier=_tier_path("SURVEY_RESEARCH_TIER", warehouse, "research/research.duckdb"),
+        public_dir=_tier_path("SURVEY_PUBLIC_DIR", warehouse, "public"),
     )

@@ -89,6 +89,37 @@ class DoseSettings(_Strict):
     bands: dict[str, dict[str, float]] | None = None
 
 
+class WithdrawalList(_Strict):
+    """A CSV the study's team drops into the landing folder naming participants who withdrew consent: its
+    `column` holds the participant key as in the exports (e.g. the email), pseudonymised and never loaded."""
+
+    file_pattern: str
+    column: str
+
+
+QuasiIdentifier = Literal["age_band", "gender", "country", "substance", "response_quarter", "protocol", "dose_band"]
+
+
+class DisclosureSettings(_Strict):
+    """Disclosure control for the research and public tiers (README, "Privacy model"); defaults are the policy."""
+
+    k: int = Field(default=5, ge=2)  # every quasi-identifier combination is shared by >= k participants
+    quasi_identifiers: list[QuasiIdentifier] = Field(
+        default=["age_band", "gender", "country", "substance", "response_quarter"], min_length=1)
+    max_suppressed_share: float = Field(default=0.05, ge=0, le=1)  # records whose identifiers may be withheld
+    min_cell: int = Field(default=11, ge=2)  # no public figure rests on fewer participants
+    count_noise_max: int = Field(default=3, ge=1, le=10)  # cell-key noise on counts lies in [-max, +max]
+    count_noise_sd: float = Field(default=1.5, gt=0)
+    mean_epsilon: float = Field(default=2.0, gt=0)  # Laplace noise on sums: scale = score range / epsilon
+
+    @field_validator("quasi_identifiers")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each quasi-identifier may be listed once")
+        return v
+
+
 class StudyConfig(_Strict):
     study: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
@@ -104,6 +135,8 @@ class StudyConfig(_Strict):
     fields: dict[CanonicalField, FieldMapping]
     instruments: dict[str, InstrumentMapping] = {}
     dose: DoseSettings = DoseSettings()
+    disclosure: DisclosureSettings = DisclosureSettings()
+    withdrawal_list: WithdrawalList | None = None
     ignored_columns: list[str] = []
 
     @model_validator(mode="after")
@@ -175,6 +208,10 @@ class StudyConfig(_Strict):
             for j, item in enumerate(inst.items):
                 used.setdefault(item, f"instruments.{name}.items[{j}]")
         return used
+
+    def is_withdrawal_list(self, file_name: str) -> bool:
+        return bool(self.withdrawal_list) and fnmatch.fnmatch(file_name.lower(),
+                                                              self.withdrawal_list.file_pattern.lower())
 
     def wave_for(self, file_name: str) -> Wave | None:
         """The wave a landing file belongs to, from the first matching `file_pattern`; None when waves are per row."""

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from pipelines.defs.assets import (
-    analytics_copy, deidentified_responses, outcomes_by_protocol_dose, research_responses, safety_signals,
+    deidentified_responses, public_tables, public_tier, research_responses, research_tier,
 )
 from pipelines.defs.partitions import landing_files, partition_key
 from pipelines.defs.resources import default_resources
@@ -52,7 +52,7 @@ class Workspace:
                               instance=self.instance, resources=self.resources, raise_on_error=False)
 
     def publish(self) -> dg.ExecuteInProcessResult:
-        return dg.materialize([outcomes_by_protocol_dose, safety_signals, analytics_copy], instance=self.instance,
+        return dg.materialize([research_tier, public_tables, public_tier], instance=self.instance,
                               resources=self.resources, raise_on_error=False)
 
     def sql(self, query: str, params=None) -> list[tuple]:

@@ -6,19 +6,22 @@ frame its asset produced. Their metadata holds counts, column names and check na
 
 
 import shutil
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.partitions import landing_files, split_key
 from pipelines.defs.resources import SurveyPaths
+from pipelines.disclosure import release
 from pipelines.ingest.fingerprint import file_sha256
-from pipelines.ingest.process import DeidentifiedFrameError, FileOutcome, process_file
-from pipelines.privacy.pseudonym import PseudonymKeyError, load_or_create_key
+from pipelines.ingest.process import (
+    WITHDRAWAL_LIST_WAVE, DeidentifiedFrameError, FileOutcome, process_file, staging_dir_for,
+)
+from pipelines.privacy.pseudonym import PseudonymKeyError, load_key, load_or_create_key
 from pipelines.privacy.safe_report import value_free_message
 from pipelines.readers import ExportReadError
-from pipelines.warehouse import publish
-from pipelines.warehouse.load import already_loaded, load_staged, record_failure
+from pipelines.warehouse.load import already_loaded, holds_pseudonyms, load_staged, record_failure
 from schemas.study_config import StudyConfigError
 
 SAFE_ERRORS = (ExportReadError, StudyConfigError, PseudonymKeyError, DeidentifiedFrameError, FileNotFoundError)
@@ -27,9 +30,11 @@ ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 
 
 def _fail(warehouse: DuckDBResource, *, study: str, file_name: str, sha256: str, wave: str | None, exc: BaseException,
-          stage: str) -> dg.Failure:
+          stage: str, staging_root: str) -> dg.Failure:
     """The value-free failure to raise (`from None`), after recording the file as failed where possible."""
     message = value_free_message(exc, file_name=file_name, stage=stage, safe_types=SAFE_ERRORS)
+    if sha256:  # a failed file leaves no de-identified data behind
+        shutil.rmtree(staging_dir_for(Path(staging_root), study, sha256), ignore_errors=True)
     try:
         with warehouse.get_connection() as conn:
             record_failure(conn, study=study, file_name=file_name, sha256=sha256, wave=wave, error=message)
@@ -63,20 +68,26 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
     wave = None
     try:
         study = paths.study(study_name)
-        file_wave = study.wave_for(file_name)
-        wave = file_wave.name if file_wave else "(per row)"
+        if study.is_withdrawal_list(file_name):
+            wave = WITHDRAWAL_LIST_WAVE
+        else:
+            file_wave = study.wave_for(file_name)
+            wave = file_wave.name if file_wave else "(per row)"
         with warehouse.get_connection() as conn:
             previous = already_loaded(conn, sha256)
+            linked = holds_pseudonyms(conn)
         if previous:
             outcome = FileOutcome(study_name, file_name, sha256, wave, staging_dir=paths.staging_dir, duplicate_of=previous)
         else:
-            key = load_or_create_key(paths.pseudonym_key_file, notify=context.log.info)
+            key = load_or_create_key(paths.pseudonym_key_file, warehouse_has_pseudonyms=linked, notify=context.log.info)
             outcome = process_file(path, study, study_file=paths.study_file(study_name).name, key=key,
                                    staging_root=paths.staging_dir, chunk_rows=paths.chunk_rows, sha256=sha256)
     except Exception as exc:  # every failure leaves through the value-free path
         raise _fail(warehouse, study=study_name, file_name=file_name, sha256=sha256, wave=wave, exc=exc,
-                    stage="reading and validating") from None
+                    stage="reading and validating", staging_root=paths.staging_dir) from None
 
+    if not outcome.reconciles and not outcome.duplicate_of:  # blocked below: nothing will load what was staged
+        shutil.rmtree(outcome.staging_dir, ignore_errors=True)
     yield dg.Output(outcome, metadata={
         "file": file_name, "file_sha256": sha256, "wave": outcome.wave,
         "duplicate_of": outcome.duplicate_of or "",
@@ -129,7 +140,7 @@ def research_responses(context: dg.AssetExecutionContext, staged: FileOutcome, p
             ).fetchone()
     except Exception as exc:
         raise _fail(warehouse, study=staged.study, file_name=staged.file_name, sha256=staged.sha256,
-                    wave=staged.wave, exc=exc, stage="loading") from None
+                    wave=staged.wave, exc=exc, stage="loading", staging_root=paths.staging_dir) from None
     shutil.rmtree(staged.staging_dir, ignore_errors=True) if not staged.duplicate_of else None
     yield dg.MaterializeResult(metadata={
         "status": result.status, "file_sha256": staged.sha256, "rows_loaded": result.rows_accepted,
@@ -141,60 +152,90 @@ def research_responses(context: dg.AssetExecutionContext, staged: FileOutcome, p
                               metadata={"duplicate_rows": duplicates, "table_rows": total})
 
 
-@dg.asset(
-    key=["public", "outcomes_by_protocol_dose"],
-    deps=[research_responses],
-    group_name="publish",
-    kinds={"duckdb"},
-    pool="duckdb",
-    check_specs=[dg.AssetCheckSpec("small_cells_suppressed", asset=["public", "outcomes_by_protocol_dose"],
-                                   blocking=True, description=f"no published cell has fewer than {publish.MIN_CELL} participants")],
-)
-def outcomes_by_protocol_dose(warehouse: DuckDBResource):
-    """public.outcomes_by_protocol_dose: n and mean PHQ-9 / GAD-7 by study, substance, protocol, dose band and
-    wave, rebuilt from research.responses. Every cell of fewer than 11 participants is suppressed (figures NULL,
-    `suppressed` true); a blocking check stops publication if any small cell slipped through."""
-    with warehouse.get_connection() as conn:
-        counts = publish.build_outcomes_by_protocol_dose(conn)
-        smallest = publish.smallest_unsuppressed_cell(conn)
-    yield dg.MaterializeResult(metadata={**counts, "dagster/row_count": counts["cells"]})
-    yield dg.AssetCheckResult(
-        check_name="small_cells_suppressed", severity=ERROR,
-        passed=smallest is None or smallest >= publish.MIN_CELL,
-        metadata={"smallest_published_cell": smallest if smallest is not None else 0,
-                  "suppressed_cells": counts["suppressed_cells"], "threshold": publish.MIN_CELL},
-    )
+def _release_inputs(paths: SurveyPaths) -> tuple[dict, bytes]:
+    """Every study's configuration and the key: releasing needs the key that made the pseudonyms, never a new one."""
+    return paths.studies(), load_key(paths.pseudonym_key_file)
+
+
+def _flat(prefix: str, figures: dict) -> dict:
+    out = {}
+    for name, value in figures.items():
+        label = f"{prefix}{name}"
+        if isinstance(value, (dict, list)):
+            out[label] = dg.MetadataValue.json(value)
+        elif isinstance(value, float):
+            out[label] = dg.MetadataValue.float(round(value, 4))
+        else:
+            out[label] = value if value is not None else "none"
+    return out
 
 
 @dg.asset(
-    key=["public", "safety_signals"],
+    key=["tiers", "research"],
     deps=[research_responses],
-    group_name="publish",
+    group_name="release",
     kinds={"duckdb"},
     pool="duckdb",
-    check_specs=[dg.AssetCheckSpec("small_counts_suppressed", asset=["public", "safety_signals"], blocking=True,
-                                   description=f"no published count is below {publish.MIN_CELL} unless zero")],
+    check_specs=[dg.AssetCheckSpec("k_anonymity", asset=["tiers", "research"], blocking=True,
+                                   description="every combination of the study's quasi-identifiers is shared by at "
+                                               "least k participants (all their waves together) in research.duckdb")],
 )
-def safety_signals(warehouse: DuckDBResource):
-    """public.safety_signals: PHQ-9 item 9, QIDS item 12, lithium, SSRI/SNRI and MAOI co-medication, doses above
-    the microdose range and daily dosing, counted by study, substance, protocol and dose band. Small counts are
-    withheld as in every public table; a blocking check stops publication if one slipped through."""
+def research_tier(paths: SurveyPaths, warehouse: DuckDBResource):
+    """research.duckdb, for approved researchers: research.* generalised (wider age bands, world regions, half-years,
+    rare genders merged) until every quasi-identifier combination holds at least k participants, identifiers
+    withheld for the few that still do not, and a pseudonym of its own. The file is verified before it is renamed
+    into place; a failing check leaves the previous file and blocks the public release."""
+    studies, key = _release_inputs(paths)
     with warehouse.get_connection() as conn:
-        counts = publish.build_safety_signals(conn)
-        leaks = conn.execute(
-            f"""SELECT count(*) FROM public.safety_signals WHERE NOT suppressed
-                AND (n_assessed < {publish.MIN_CELL} OR (n_flagged > 0 AND n_flagged < {publish.MIN_CELL}))"""
-        ).fetchone()[0]
-    yield dg.MaterializeResult(metadata={**counts, "dagster/row_count": counts["cells"]})
-    yield dg.AssetCheckResult(check_name="small_counts_suppressed", passed=leaks == 0, severity=ERROR,
-                              metadata={"small_published_counts": leaks, "suppressed_cells": counts["suppressed_cells"],
-                                        "threshold": publish.MIN_CELL})
+        report = release.write_research_tier(conn, Path(paths.research_tier), studies, key)
+    single = len(report.studies) == 1
+    metadata = {"path": str(Path(paths.research_tier)), "written": report.written}
+    for study, figures in report.studies.items():
+        metadata.update(_flat("" if single else f"{study} · ", figures))
+    records = sum(f.get("records", 0) for f in report.studies.values())
+    yield dg.MaterializeResult(metadata={**metadata, "dagster/row_count": records})
+    yield dg.AssetCheckResult(check_name="k_anonymity", passed=report.passed, severity=ERROR, metadata=metadata)
 
 
-@dg.asset(deps=[outcomes_by_protocol_dose, safety_signals], group_name="publish", kinds={"duckdb"}, pool="duckdb")
-def analytics_copy(paths: SurveyPaths, warehouse: DuckDBResource):
-    """analytics.duckdb: the research, public and ops tables analysts may read, written to a new file and renamed
-    into place, so that queries never hold a lock an ingestion waits on and restricted tables stay behind."""
+PUBLIC_SPECS = [dg.AssetSpec(["public", name], deps=[research_tier], group_name="release", kinds={"duckdb"})
+                for name in ("outcomes", "safety_signals", "release_method")]
+
+
+@dg.multi_asset(
+    specs=PUBLIC_SPECS,
+    pool="duckdb",
+    check_specs=[
+        dg.AssetCheckSpec("disclosure_control", asset=["public", name], blocking=True,
+                          description="no published figure rests on fewer than min_cell participants or on a cell "
+                                      "where all share one value; perturbation parameters and suppressions")
+        for name in ("outcomes", "safety_signals")
+    ],
+)
+def public_tables(paths: SurveyPaths, warehouse: DuckDBResource):
+    """public.outcomes, public.safety_signals and public.release_method, rebuilt in the restricted warehouse from
+    research.responses by the disclosure-control module: a fixed grid of cells (finest and margins), cell-key
+    perturbed counts, keyed noise on means, small and all-alike cells withheld."""
+    studies, key = _release_inputs(paths)
     with warehouse.get_connection() as conn:
-        tables = publish.publish_copy(conn, paths.analytics_copy)
-    return dg.MaterializeResult(metadata={"path": paths.analytics_copy, "tables": dg.MetadataValue.json(tables)})
+        report = release.build_public_tables(conn, studies, key)
+    parameters = {f"parameter · {name}": value for values in report.parameters.values() for name, value in values.items()}
+    for name in ("outcomes", "safety_signals"):
+        figures = report.tables[f"public.{name}"]
+        yield dg.MaterializeResult(asset_key=["public", name],
+                                   metadata={"dagster/row_count": figures["cells"], **_flat("", figures)})
+        yield dg.AssetCheckResult(
+            asset_key=["public", name], check_name="disclosure_control", severity=ERROR,
+            passed=figures["published_below_min_cell"] == 0 and figures["published_all_same"] == 0,
+            metadata={**_flat("", figures), **parameters},
+        )
+    yield dg.MaterializeResult(asset_key=["public", "release_method"], metadata=parameters)
+
+
+@dg.asset(key=["tiers", "public"], deps=PUBLIC_SPECS, group_name="release", kinds={"duckdb", "parquet", "csv"},
+          pool="duckdb")
+def public_tier(paths: SurveyPaths, warehouse: DuckDBResource):
+    """public/: the public tables as public.duckdb, Parquet and spreadsheet-safe CSV (aggregates only, never a row
+    of data), written to a new folder and swapped into place."""
+    with warehouse.get_connection() as conn:
+        files = release.write_public_tier(conn, Path(paths.public_dir))
+    return dg.MaterializeResult(metadata={"path": str(Path(paths.public_dir)), "files": dg.MetadataValue.json(files)})

@@ -1,16 +1,14 @@
-"""Two jobs: ingest one landing file (a partition), and rebuild the public tier and the analysts' copy."""
+"""Two jobs: ingest one landing file (a partition), and release the research and public tiers."""
 
 import dagster as dg
 
-from pipelines.defs.assets import (
-    analytics_copy, deidentified_responses, outcomes_by_protocol_dose, research_responses, safety_signals,
-)
+from pipelines.defs.assets import deidentified_responses, public_tables, public_tier, research_responses, research_tier
 
 ingest_file_job = dg.define_asset_job(
     "ingest_file", selection=dg.AssetSelection.assets(deidentified_responses, research_responses),
     description="Stage, validate, de-identify and load one landing file (one partition).",
 )
 publish_job = dg.define_asset_job(
-    "publish", selection=dg.AssetSelection.assets(outcomes_by_protocol_dose, safety_signals, analytics_copy),
-    description="Rebuild the suppressed public tables and the analysts' copy from research.responses.",
+    "publish", selection=dg.AssetSelection.assets(research_tier, public_tables, public_tier),
+    description="Release the k-anonymous research tier and the perturbed public tier from the restricted warehouse.",
 )

@@ -22,7 +22,7 @@ from pipelines.ingest.fingerprint import file_sha256
 from pipelines.ingest.mapping import check_columns, exclusion_reasons, map_columns, unmapped_columns
 from pipelines.privacy.pseudonym import normalise_key_values, pseudonymise, shifted_days
 from pipelines.privacy.safe_report import FailureTally, failures_from
-from pipelines.readers import open_export
+from pipelines.readers import ExportReadError, open_export
 from pipelines.readers.dates import DateParseError, parse_response_dates
 from schemas.responses import DeidentifiedResponses, mapped_schema
 from schemas.study_config import StudyConfig
@@ -73,6 +73,9 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
     """Stage one export; raises ExportReadError / StudyConfigError (value-free) if it cannot be read."""
     path = Path(path)
     sha256 = sha256 or file_sha256(path)
+    if study.is_withdrawal_list(path.name):
+        return process_withdrawal_list(path, study, study_file=study_file, key=key, staging_root=staging_root,
+                                       sha256=sha256)
     wave = study.wave_for(path.name)
     reader = open_export(path, chunk_rows=chunk_rows, format=study.format, options=study.reader)
     check_columns(study, reader.names, study_file=study_file, file_name=path.name,
@@ -120,6 +123,46 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
         scores.to_parquet(out_dir / f"scores-{part:05d}.parquet", index=False)
         items.to_parquet(out_dir / f"items-{part:05d}.parquet", index=False)
         outcome.rows_accepted += len(research)
+    return outcome
+
+
+WITHDRAWAL_LIST_WAVE = "(withdrawal list)"
+
+
+def process_withdrawal_list(path: Path, study: StudyConfig, *, study_file: str, key: bytes, staging_root: Path,
+                            sha256: str) -> FileOutcome:
+    """Stage the participants a withdrawal list names (undated: all their responses go, and stay out)."""
+    import csv
+
+    column = study.withdrawal_list.column
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = [h.strip() for h in next(reader, [])]
+            if column not in header:
+                raise ExportReadError(path.name, f"the withdrawal list has no column {column!r}",
+                                      expected=f"a CSV whose header names `withdrawal_list.column` of {study_file}")
+            position = header.index(column)
+            keys = [row[position] if position < len(row) else "" for row in reader]
+    except UnicodeDecodeError:
+        raise ExportReadError(path.name, "the withdrawal list is not UTF-8 text", expected="a UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise ExportReadError(path.name, f"the withdrawal list is not a readable CSV ({type(exc).__name__})",
+                              expected="a comma-separated file with a header row") from None
+    out_dir = staging_dir_for(staging_root, study.study, sha256)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    outcome = FileOutcome(study.study, path.name, sha256, WITHDRAWAL_LIST_WAVE, out_dir, rows_read=len(keys))
+    values = normalise_key_values(pd.Series(keys, dtype="string"), study.participant_key.normalise)
+    pid = pseudonymise(values, key, study=study.study)
+    frame = pd.DataFrame({"study": study.study, "participant_id": pid,
+                          "wave": pd.Series(pd.NA, index=pid.index, dtype="string"),
+                          "shifted_day": pd.Series(pd.NA, index=pid.index, dtype="Int64")}).dropna(subset=["participant_id"])
+    if not frame.empty:
+        frame.to_parquet(out_dir / "withdrawn-00000.parquet", index=False)
+    outcome.excluded["withdrawal_request"] = len(frame)
+    if blank := len(keys) - len(frame):
+        outcome.excluded["withdrawal_request_blank"] = blank
     return outcome
 
 

@@ -24,18 +24,38 @@ class PseudonymKeyError(RuntimeError):
     """The key file exists but cannot be used."""
 
 
-def load_or_create_key(path: Path, *, notify=lambda msg: print(msg, file=sys.stderr)) -> bytes:
-    """Read the secret key, creating it (0600, in a 0700 folder) with a one-line notice the first time."""
+def load_key(path: Path) -> bytes:
+    """Read the secret key, which must exist: anything that links, withdraws or releases needs the same key."""
     path = Path(path)
-    if path.exists():
+    try:
         text = path.read_text(encoding="ascii").strip()
-        try:
-            key = bytes.fromhex(text)
-        except ValueError:
-            raise PseudonymKeyError(f"{path}: expected {KEY_BYTES * 2} hexadecimal characters") from None
-        if len(key) < 16:
-            raise PseudonymKeyError(f"{path}: key too short; expected {KEY_BYTES * 2} hexadecimal characters")
-        return key
+    except FileNotFoundError:
+        raise PseudonymKeyError(_missing_message(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PseudonymKeyError(f"{path}: the pseudonymisation key cannot be read ({type(exc).__name__}); "
+                                "fix its permissions or restore it from your backup") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise PseudonymKeyError(f"{path}: expected {KEY_BYTES * 2} hexadecimal characters") from None
+    if len(key) < 16:
+        raise PseudonymKeyError(f"{path}: key too short; expected {KEY_BYTES * 2} hexadecimal characters")
+    return key
+
+
+def _missing_message(path: Path) -> str:
+    return (f"{path}: the pseudonymisation key is missing, but the warehouse already holds pseudonyms made with it. "
+            "A new key would stop new waves linking to earlier ones and withdrawals from finding anyone, so the run "
+            "stops here. Restore the key file from your backup (or point SURVEY_PSEUDONYM_KEY_FILE at it); only an "
+            "empty warehouse gets a new key.")
+
+
+def load_or_create_key(path: Path, *, warehouse_has_pseudonyms: bool,
+                       notify=lambda msg: print(msg, file=sys.stderr)) -> bytes:
+    """Read the secret key; create it (0600, in a 0700 folder) with a one-line notice only for an empty warehouse."""
+    path = Path(path)
+    if path.exists() or path.is_symlink() or warehouse_has_pseudonyms:
+        return load_key(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_bytes(KEY_BYTES)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

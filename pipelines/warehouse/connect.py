@@ -16,15 +16,36 @@ class WarehouseBusy(RuntimeError):
     """Another process (a running ingestion) holds the DuckDB file."""
 
 
+def _busy(path: Path) -> WarehouseBusy:
+    return WarehouseBusy(
+        f"{path} is in use by another process (a running ingestion?); query the analysts' copy, "
+        "or try again when the run has finished"
+    )
+
+
 def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise WarehouseBusy(
-                f"{path} is in use by another process (a running ingestion?); query the analysts' copy, "
-                "or try again when the run has finished"
-            ) from None
+            raise _busy(path) from None
+        raise
+
+
+# No file system, network or extension access beyond the one file opened, and no way to turn that back on: with
+# the configuration locked, SET/RESET/PRAGMA of any option fails, so `SET enable_external_access = true` cannot
+# undo the seal. read_text/read_csv/read_parquet/glob, `FROM 'file.csv'`, ATTACH, COPY, EXPORT/IMPORT DATABASE,
+# INSTALL/LOAD of an extension and CREATE SECRET all fail with a PermissionException or a locked-configuration error.
+SEALED_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+
+
+def open_sealed(path: Path) -> duckdb.DuckDBPyConnection:
+    """Read-only connection that can reach `path` and nothing else: the analysts' query tool uses this."""
+    try:
+        return duckdb.connect(str(path), read_only=True, config=dict(SEALED_CONFIG))
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise _busy(path) from None
         raise
 
 

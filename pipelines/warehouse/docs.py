@@ -14,7 +14,9 @@ END = "<!-- tables:end -->"
 def table_reference() -> str:
     parts = [BEGIN]
     for table in ALL_TABLES:
-        where = "analytics.duckdb and survey.duckdb" if table.published else "survey.duckdb only (restricted)"
+        where = {"research": "research.duckdb, generalised for k-anonymity; survey.duckdb as loaded",
+                 "public": "public/ as DuckDB, Parquet and CSV; built in survey.duckdb"}.get(
+            table.released_in, "survey.duckdb only (restricted)")
         parts.append(f"\n#### `{table.qualified}` ({where})\n\n{table.doc}\n")
         parts.append("| column | type | meaning |\n|---|---|---|")
         parts += [f"| `{c.name}` | {c.type} | {c.doc} |" for c in table.columns]

@@ -53,7 +53,7 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
 
         withdrawn = _apply_withdrawals(conn, outcome)
         has_rows = outcome.rows_accepted > 0
-        superseded = newer_elsewhere = 0
+        superseded = newer_elsewhere = withdrawn_rows = 0
         if has_rows:
             conn.execute(
                 """CREATE OR REPLACE TEMP TABLE staged AS
@@ -64,13 +64,14 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
             )
             kept = conn.execute("SELECT count(*) FROM staged").fetchone()[0]
             superseded = outcome.rows_accepted - kept
+            withdrawn_rows = _drop_withdrawn(conn)
             # a response already loaded from another file and newer than this one stays (files may arrive in any order)
             newer_elsewhere = conn.execute(
                 """DELETE FROM staged s USING ops.response_days d
                    WHERE d.study = s.study AND d.participant_id = s.participant_id AND d.wave = s.wave
                      AND d.shifted_day > s.shifted_day"""
             ).fetchone()[0]
-            for table in ("research.responses", "research.instrument_scores", "research.instrument_items"):
+            for table in RESEARCH_ROW_TABLES[:3]:
                 conn.execute(
                     f"""DELETE FROM {table} r USING staged s
                         WHERE r.study = s.study AND r.participant_id = s.participant_id AND r.wave = s.wave"""
@@ -105,32 +106,79 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
             excluded["superseded_duplicate"] = superseded
         if newer_elsewhere:
             excluded["superseded_by_newer_response"] = newer_elsewhere
-        accepted = outcome.rows_accepted - superseded - newer_elsewhere
+        if withdrawn_rows:
+            excluded["participant_withdrawn"] = withdrawn_rows
+        accepted = outcome.rows_accepted - superseded - newer_elsewhere - withdrawn_rows
         _record(conn, outcome, status="loaded", accepted=accepted, excluded=excluded, quarantined=outcome.rows_quarantined,
                 withdrawn=withdrawn)
         return LoadResult("loaded", accepted, sum(excluded.values()), rows_withdrawn=withdrawn)
 
 
+RESEARCH_ROW_TABLES = ("research.responses", "research.instrument_scores", "research.instrument_items",
+                       "ops.response_days")
+
+
+def holds_pseudonyms(conn) -> bool:
+    """Whether the warehouse already links people by pseudonym (then only the same key may be used)."""
+    exists = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name IN ('response_days', 'withdrawals')"
+    ).fetchone()[0]
+    if not exists:
+        return False
+    return bool(conn.execute(
+        "SELECT (SELECT count(*) FROM ops.response_days) + (SELECT count(*) FROM ops.withdrawals)").fetchone()[0])
+
+
 def _apply_withdrawals(conn, outcome: FileOutcome) -> int:
-    """Remove earlier-loaded responses of participants this file now excludes by a study filter, unless the
-    earlier response is newer than the excluding one. Returns how many responses were removed."""
+    """Withdraw participants this file excludes by a study filter (consent withdrawn, no longer eligible) or names
+    in a withdrawal list: every row of theirs, in every wave, goes, and ops.withdrawals keeps their pseudonym so
+    that an older export loaded later cannot bring them back. A filter exclusion older than the participant's
+    newest loaded response is not a withdrawal (the newest response wins). Returns the responses removed."""
     if not list(outcome.staging_dir.glob("withdrawn-*.parquet")):
         return 0
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE withdrawn AS
-           SELECT DISTINCT d.study, d.participant_id, d.wave
-           FROM read_parquet(?) w JOIN ops.response_days d USING (study, participant_id, wave)
-           WHERE w.shifted_day IS NULL OR d.shifted_day IS NULL OR d.shifted_day <= w.shifted_day""",
+        """CREATE OR REPLACE TEMP TABLE withdrawing AS
+           WITH w AS (SELECT study, participant_id,
+                             CASE WHEN bool_or(shifted_day IS NULL) THEN NULL ELSE max(shifted_day) END AS shifted_day,
+                             bool_or(shifted_day IS NULL) AS undated
+                      FROM read_parquet(?) GROUP BY ALL),
+           latest AS (SELECT study, participant_id, max(shifted_day) AS newest, bool_or(shifted_day IS NULL) AS undated
+                      FROM ops.response_days GROUP BY ALL)
+           SELECT w.study, w.participant_id, w.shifted_day
+           FROM w LEFT JOIN latest l USING (study, participant_id)
+           WHERE w.undated OR l.participant_id IS NULL OR l.undated OR l.newest <= w.shifted_day""",
         [outcome.parts_glob("withdrawn")],
     )
-    removed = conn.execute("SELECT count(*) FROM withdrawn").fetchone()[0]
-    for table in ("research.responses", "research.instrument_scores", "research.instrument_items", "ops.response_days"):
+    removed = conn.execute(
+        """SELECT count(*) FROM ops.response_days d JOIN withdrawing w USING (study, participant_id)""").fetchone()[0]
+    conn.execute(
+        """CREATE OR REPLACE TEMP TABLE withdrawn_counts AS
+           SELECT w.study, w.participant_id, w.shifted_day, count(d.wave) AS rows_removed
+           FROM withdrawing w LEFT JOIN ops.response_days d USING (study, participant_id) GROUP BY ALL""")
+    for table in RESEARCH_ROW_TABLES:
         conn.execute(
-            f"""DELETE FROM {table} t USING withdrawn w
-                WHERE t.study = w.study AND t.participant_id = w.participant_id AND t.wave = w.wave"""
+            f"""DELETE FROM {table} t USING withdrawing w
+                WHERE t.study = w.study AND t.participant_id = w.participant_id"""
         )
-    conn.execute("DROP TABLE withdrawn")
+    # recorded even with nothing to remove yet: an older export of theirs may still arrive
+    conn.execute(
+        """INSERT INTO ops.withdrawals
+           SELECT study, participant_id, shifted_day, ?, rows_removed, (now() AT TIME ZONE 'UTC')
+           FROM withdrawn_counts""",
+        [outcome.file_name],
+    )
+    conn.execute("DROP TABLE withdrawing")
+    conn.execute("DROP TABLE withdrawn_counts")
     return removed
+
+
+def _drop_withdrawn(conn) -> int:
+    """Take out of `staged` every response of a withdrawn participant dated up to their withdrawal."""
+    return conn.execute(
+        """DELETE FROM staged s USING ops.withdrawals w
+           WHERE w.study = s.study AND w.participant_id = s.participant_id
+             AND (w.shifted_day IS NULL OR s.shifted_day IS NULL OR s.shifted_day <= w.shifted_day)"""
+    ).fetchone()[0]
 
 
 def _refresh_days_since_baseline(conn, study: str, baseline_wave: str) -> None:

@@ -23,7 +23,7 @@ class Table:
     doc: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
-    published: bool = True  # copied to the analysts' analytics.duckdb
+    released_in: str | None = "research"  # the tier file it is released in (research, public); None = restricted only
 
     @property
     def qualified(self) -> str:
@@ -39,14 +39,14 @@ RESPONSES = Table(
     "One row per participant and wave: pseudonymised, generalised, scored. No identifier, date or free text.",
     (
         Column("study", "VARCHAR", "study name (the study configuration's file name)"),
-        Column("participant_id", "VARCHAR", "HMAC-SHA256 pseudonym of the participant key, keyed by a secret outside the data"),
+        Column("participant_id", "VARCHAR", "HMAC-SHA256 pseudonym of the participant key, keyed by a secret outside the data (research.duckdb has a second, tier-specific pseudonym)"),
         Column("wave", "VARCHAR", "survey wave, e.g. baseline or followup_30d"),
         Column("days_since_baseline", "INTEGER", "days from the participant's baseline response; NULL until the baseline is loaded"),
-        Column("response_quarter", "VARCHAR", "calendar quarter of the response, e.g. 2025-Q2 (no finer date is kept)"),
-        Column("age_band", "VARCHAR", "age in bands 18-24 ... 65+ (top-coded); NULL if not answered"),
-        Column("gender", "VARCHAR", "gender category as mapped by the study; NULL if not answered"),
-        Column("country", "VARCHAR", "country (nothing finer is loaded)"),
-        Column("substance", "VARCHAR", "psilocybin_mushrooms, lsd or lsd_analogue"),
+        Column("response_quarter", "VARCHAR", "calendar quarter of the response, e.g. 2025-Q2 (no finer date is kept); in research.duckdb possibly a half-year (2025-H1) or year, see Privacy model"),
+        Column("age_band", "VARCHAR", "age in bands 18-24 ... 65+ (top-coded); in research.duckdb possibly 18-34/35-54/55+; NULL if not answered or withheld"),
+        Column("gender", "VARCHAR", "gender category as mapped by the study; in research.duckdb rare categories may read another_category; NULL if not answered or withheld"),
+        Column("country", "VARCHAR", "country (nothing finer is loaded); in research.duckdb possibly a world region; NULL if withheld"),
+        Column("substance", "VARCHAR", "psilocybin_mushrooms, lsd or lsd_analogue (in research.duckdb possibly lsd_or_analogue)"),
         Column("dose_amount", "DOUBLE", "normalised dose: grams of dried mushroom, or micrograms for LSD and analogues"),
         Column("dose_unit", "VARCHAR", "g or ug"),
         Column("dose_status", "VARCHAR", "how the free-text dose was read: exact, range, unit_inferred, ambiguous, unparseable, missing"),
@@ -117,7 +117,7 @@ RESPONSE_DAYS = Table(
         Column("shifted_day", "INTEGER", "response day plus a keyed per-participant offset: intervals are exact, dates are not recoverable"),
     ),
     primary_key=("study", "participant_id", "wave"),
-    published=False,
+    released_in=None,
 )
 
 QUARANTINE = Table(
@@ -154,43 +154,73 @@ INGESTED_FILES = Table(
     ),
 )
 
-OUTCOMES_BY_PROTOCOL_DOSE = Table(
-    "public", "outcomes_by_protocol_dose",
-    "Mean PHQ-9 and GAD-7 by substance, protocol, dose band and wave. Cells of fewer than 11 participants are suppressed.",
+_CELL = (
+    Column("study", "VARCHAR", "study name"),
+    Column("grouping", "VARCHAR", "which cells: substance_protocol_dose_band (finest), substance_protocol, substance_dose_band or substance; the dimensions a grouping leaves out read `all`"),
+    Column("substance", "VARCHAR", "substance (unknown if not answered)"),
+    Column("protocol", "VARCHAR", "canonical dosing protocol, or `all`"),
+    Column("dose_band", "VARCHAR", "dose band, or `all`"),
+    Column("wave", "VARCHAR", "wave"),
+    Column("n_participants", "BIGINT", "participants in the cell, perturbed (cell-key noise); NULL when fewer than the minimum cell size"),
+)
+
+OUTCOMES = Table(
+    "public", "outcomes",
+    "Outcome scores per cell and measure, every cell of the grid whether populated or not. Counts carry cell-key noise, means keyed Laplace noise; figures resting on fewer than 11 participants, or on a cell where everyone has the same score, are withheld.",
     (
-        Column("study", "VARCHAR", "study name"),
-        Column("substance", "VARCHAR", "substance"),
-        Column("protocol", "VARCHAR", "canonical dosing protocol"),
-        Column("dose_band", "VARCHAR", "dose band"),
-        Column("wave", "VARCHAR", "wave"),
-        Column("n_participants", "BIGINT", "participants in the cell; NULL when suppressed"),
-        Column("phq9_n", "BIGINT", "participants with a PHQ-9 total; NULL when suppressed, or when 1-10 of the cell lack one"),
-        Column("phq9_mean", "DOUBLE", "mean PHQ-9 total; NULL when suppressed"),
-        Column("gad7_n", "BIGINT", "participants with a GAD-7 total; NULL when suppressed, or when 1-10 of the cell lack one"),
-        Column("gad7_mean", "DOUBLE", "mean GAD-7 total; NULL when suppressed"),
-        Column("suppressed", "BOOLEAN", "true when the cell has fewer than 11 participants, so its figures are withheld"),
+        *_CELL,
+        Column("measure", "VARCHAR", "score summarised: phq9_total or gad7_total"),
+        Column("n", "BIGINT", "participants with this score, perturbed; NULL when suppressed"),
+        Column("mean", "DOUBLE", "mean score, with noise (rounded to 0.1); NULL when suppressed"),
+        Column("suppressed", "BOOLEAN", "true when n and mean are withheld"),
     ),
+    released_in="public",
 )
 
 SAFETY_SIGNALS = Table(
     "public", "safety_signals",
-    "Safety signals counted by substance, protocol, dose band and wave (participants). Counts below 11 (and non-zero) are suppressed.",
+    "Safety signals per cell (participants, one response each per wave). Counts carry cell-key noise; the flagged count is withheld unless both the flagged and the not flagged clear a noisy threshold at or above 11.",
     (
-        Column("study", "VARCHAR", "study name"),
-        Column("substance", "VARCHAR", "substance"),
-        Column("protocol", "VARCHAR", "canonical dosing protocol"),
-        Column("dose_band", "VARCHAR", "dose band"),
-        Column("wave", "VARCHAR", "wave"),
+        *_CELL,
         Column("signal", "VARCHAR", "phq9_item9, qids_item12, lithium, ssri_snri, maoi, above_micro or daily_dosing"),
-        Column("n_assessed", "BIGINT", "participants for whom the signal could be assessed (flag not NULL); NULL when suppressed"),
-        Column("n_flagged", "BIGINT", "participants with the signal; NULL when suppressed"),
-        Column("suppressed", "BOOLEAN", "true when fewer than 11 were assessed, fewer than 11 (but some) are flagged, not flagged or not assessed, or all are flagged: counts withheld"),
+        Column("n_assessed", "BIGINT", "participants for whom the signal could be assessed (flag not NULL), perturbed; NULL when fewer than 11"),
+        Column("n_flagged", "BIGINT", "participants with the signal, perturbed; NULL when suppressed"),
+        Column("suppressed", "BOOLEAN", "true when n_flagged is withheld (too few flagged or too few not flagged, zero included)"),
     ),
+    released_in="public",
 )
 
-ALL_TABLES = (RESPONSES, INSTRUMENT_SCORES, INSTRUMENT_ITEMS, RESPONSE_DAYS, QUARANTINE, INGESTED_FILES,
-              OUTCOMES_BY_PROTOCOL_DOSE, SAFETY_SIGNALS)
-SCHEMAS = {"research": "Row-level, de-identified data", "ops": "Pipeline bookkeeping", "public": "Suppressed aggregates"}
+RELEASE_METHOD = Table(
+    "public", "release_method",
+    "How the public tables were protected, per study: the method and its parameters (the README's Privacy model).",
+    (
+        Column("study", "VARCHAR", "study name"),
+        Column("parameter", "VARCHAR", "parameter name"),
+        Column("value", "VARCHAR", "its value"),
+        Column("meaning", "VARCHAR", "what it does"),
+    ),
+    released_in="public",
+)
+
+WITHDRAWALS = Table(
+    "ops", "withdrawals",
+    "Participants excluded by a study filter (no consent, consent withdrawn, not eligible) or named in a withdrawal list: every row of theirs up to that response was removed, in every wave and tier, and is never loaded again. Restricted: never released.",
+    (
+        Column("study", "VARCHAR", "study name"),
+        Column("participant_id", "VARCHAR", "pseudonym of the withdrawn participant, so that an older export loaded later cannot bring them back"),
+        Column("shifted_day", "INTEGER", "keyed shifted day of the excluding response; responses up to this day are never loaded again (NULL: none are)"),
+        Column("source_file", "VARCHAR", "landing file that withdrew them"),
+        Column("rows_removed", "BIGINT", "responses removed (all waves)"),
+        Column("withdrawn_at", "TIMESTAMP", "when (UTC)"),
+    ),
+    released_in=None,
+)
+
+ALL_TABLES = (RESPONSES, INSTRUMENT_SCORES, INSTRUMENT_ITEMS, RESPONSE_DAYS, QUARANTINE, INGESTED_FILES, WITHDRAWALS,
+              OUTCOMES, SAFETY_SIGNALS, RELEASE_METHOD)
+RESEARCH_TIER_TABLES = tuple(t for t in ALL_TABLES if t.released_in == "research")
+PUBLIC_TIER_TABLES = tuple(t for t in ALL_TABLES if t.released_in == "public")
+SCHEMAS = {"research": "Row-level, de-identified data", "ops": "Pipeline bookkeeping", "public": "Perturbed, suppressed aggregates"}
 
 
 def _quote(text: str) -> str:

@@ -1,0 +1,369 @@
+"""The only writer of released data: the research tier (research.duckdb) and the public tier (public/).
+
+- research: research.* of the restricted warehouse, k-anonymous on each study's quasi-identifiers (kanonymity.py),
+  with a tier-specific pseudonym, verified on the written file before it is renamed into place (mode 0640).
+- public: aggregates only (public.outcomes, public.safety_signals, public.release_method), cell-key perturbed
+  (perturbation.py) on a fixed grid of cells, written as DuckDB, Parquet and spreadsheet-safe CSV (mode 0644).
+The public tables are built in the restricted warehouse first (so the check can compare them with the truth kept
+there), then exported.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.disclosure import kanonymity, perturbation
+from pipelines.domain.dose_bands import BAND_NAMES
+from pipelines.domain.instruments import get_instrument
+from pipelines.warehouse.connect import transaction
+from pipelines.warehouse.tables import (
+    INSTRUMENT_ITEMS, INSTRUMENT_SCORES, OUTCOMES, PUBLIC_TIER_TABLES, RELEASE_METHOD, RESEARCH_TIER_TABLES, RESPONSES, SAFETY_SIGNALS, column_names,
+    ensure_tables,
+)
+from schemas.study_config import PROTOCOLS, SUBSTANCES, StudyConfig
+
+RESEARCH_MODE, PUBLIC_MODE = 0o640, 0o644
+MEASURES = {"phq9_total": "phq9", "gad7_total": "gad7"}  # measure column -> instrument (its range)
+SIGNALS = ("phq9_item9", "qids_item12", "lithium", "ssri_snri", "maoi", "above_micro", "daily_dosing")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _values(name: str, values) -> str:
+    return f"{name}({name}) AS (VALUES " + ", ".join(f"({_quote(v)})" for v in values) + ")"
+
+
+def _atomic_path(target: Path) -> Path:
+    tmp = target.with_name(target.name + ".tmp")
+    for leftover in (tmp, Path(str(tmp) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    return tmp
+
+
+def research_pseudonym_salt(key: bytes) -> str:
+    return hmac.digest(key, b"research-tier-pseudonym", "sha256").hex()
+
+
+# --- research tier ------------------------------------------------------------------------------------------------
+
+@dataclass
+class ResearchReport:
+    """Per study: the risk figures before and after treatment, and what the treatment did."""
+
+    studies: dict[str, dict] = field(default_factory=dict)
+    written: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return all(s["k_achieved_participants"] >= s["k"] or s["records"] == 0 for s in self.studies.values())
+
+
+def write_research_tier(conn, target: Path, studies: dict[str, StudyConfig], key: bytes) -> ResearchReport:
+    """Build research.duckdb from the restricted warehouse, verify k on the file itself, then rename it into place.
+
+    A study present in the warehouse but without a configuration is left out (and reported)."""
+    ensure_tables(conn)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _atomic_path(target)
+    report = ResearchReport()
+    salt = research_pseudonym_salt(key)
+    conn.execute(f"ATTACH {_quote(str(tmp))} AS rt")
+    try:
+        ensure_tables(conn, catalog="rt", tables=RESEARCH_TIER_TABLES)
+        for table in RESEARCH_TIER_TABLES:
+            if table.schema == "ops":
+                cols = ", ".join(column_names(table))
+                conn.execute(f"INSERT INTO rt.{table.qualified} ({cols}) SELECT {cols} FROM {table.qualified}")
+        present = [r[0] for r in conn.execute("SELECT DISTINCT study FROM research.responses ORDER BY 1").fetchall()]
+        for study in present:
+            if study not in studies:
+                report.studies[study] = {"k": 0, "records": 0, "k_achieved_participants": 0,
+                                         "left_out": "no study configuration"}
+                continue
+            report.studies[study] = _research_study(conn, study, studies[study], salt)
+        conn.execute("DETACH rt")
+    except BaseException:
+        conn.execute("DETACH DATABASE IF EXISTS rt")
+        tmp.unlink(missing_ok=True)
+        raise
+    if not report.passed:
+        tmp.unlink(missing_ok=True)
+        return report
+    os.chmod(tmp, RESEARCH_MODE)
+    os.replace(tmp, target)
+    report.written = True
+    return report
+
+
+def _research_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
+    settings = config.disclosure
+    qis = list(settings.quasi_identifiers)
+    treatment = kanonymity.choose_generalisation(conn, study, settings)
+    kanonymity.generalised_rows(conn, study, settings, treatment)
+    cols = column_names(RESPONSES)
+    select = []
+    for c in cols:
+        if c == "participant_id":
+            select.append("sha256(? || r.participant_id)")
+        elif c in qis:
+            select.append(f"g.{c}")
+        else:
+            select.append(f"r.{c}")
+    conn.execute(
+        f"""INSERT INTO rt.research.responses ({', '.join(cols)})
+            SELECT {', '.join(select)} FROM research.responses r
+            JOIN dc_rows g ON g.participant_id = r.participant_id AND g.wave = r.wave
+            WHERE r.study = ? AND g.kept""",
+        [salt, study],
+    )
+    for table in (INSTRUMENT_SCORES.name, INSTRUMENT_ITEMS.name):
+        tcols = column_names(INSTRUMENT_SCORES if table == INSTRUMENT_SCORES.name else INSTRUMENT_ITEMS)
+        tselect = ", ".join("sha256(? || t.participant_id)" if c == "participant_id" else f"t.{c}" for c in tcols)
+        conn.execute(
+            f"""INSERT INTO rt.research.{table} ({', '.join(tcols)})
+                SELECT {tselect} FROM research.{table} t
+                JOIN dc_rows g ON g.participant_id = t.participant_id AND g.wave = t.wave
+                WHERE t.study = ? AND g.kept""",
+            [salt, study],
+        )
+    changed = " OR ".join(f"g.{qi} IS DISTINCT FROM r.{qi}" for qi in qis)
+    generalised, withheld, removed = conn.execute(
+        f"""SELECT count(*) FILTER (WHERE g.kept AND NOT g.withheld AND ({changed})),
+                   count(*) FILTER (WHERE g.kept AND g.withheld), count(*) FILTER (WHERE NOT g.kept)
+            FROM dc_rows g JOIN research.responses r ON r.participant_id = g.participant_id AND r.wave = g.wave
+            WHERE r.study = ?""",
+        [study],
+    ).fetchone()
+    after = kanonymity.risk_figures(conn, "rt.research.responses", study, qis)
+    conn.execute("DROP TABLE dc_rows")
+    conn.execute("DROP TABLE dc_sig0")
+    return {
+        "k": settings.k, "quasi_identifiers": qis,
+        "generalisation": treatment.generalisation.describe(),
+        "records_before": treatment.records_before,
+        "classes_below_k_before": treatment.classes_below_k_before,
+        "records_below_k_before": treatment.records_below_k_before,
+        "sample_unique_share_before": treatment.sample_unique_before,
+        "records_generalised": int(generalised), "records_identifiers_withheld": int(withheld),
+        "records_removed": int(removed),
+        **after,
+    }
+
+
+# --- public tier --------------------------------------------------------------------------------------------------
+
+@dataclass
+class PublicReport:
+    """What the public tables hold and what was withheld, per table; the truth stays in the restricted warehouse."""
+
+    tables: dict[str, dict] = field(default_factory=dict)
+    parameters: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(t["published_below_min_cell"] == 0 and t["published_all_same"] == 0 for t in self.tables.values())
+
+
+def _grid(config: StudyConfig, waves: list[str]) -> str:
+    substances = list(SUBSTANCES) + ["unknown"]
+    protocols = list(PROTOCOLS) + ["unknown", "all"]
+    bands = list(BAND_NAMES) + ["all"]
+    return ("WITH " + ", ".join([_values("substance", substances), _values("protocol", protocols),
+                                  _values("dose_band", bands), _values("wave", waves)])
+            + " SELECT * FROM substance, protocol, dose_band, wave")
+
+
+def _grouping_name(protocol: str, dose_band: str) -> str:
+    return (f"CASE WHEN {protocol} <> 'all' AND {dose_band} <> 'all' THEN 'substance_protocol_dose_band' "
+            f"WHEN {protocol} <> 'all' THEN 'substance_protocol' WHEN {dose_band} <> 'all' THEN 'substance_dose_band' "
+            "ELSE 'substance' END")
+
+
+def build_public_tables(conn, studies: dict[str, StudyConfig], key: bytes) -> PublicReport:
+    """Rebuild public.* in the restricted warehouse from research.responses, in one transaction."""
+    ensure_tables(conn)
+    report = PublicReport()
+    salt = perturbation.record_key_salt(key)
+    present = [r[0] for r in conn.execute("SELECT DISTINCT study FROM research.responses ORDER BY 1").fetchall()]
+    with transaction(conn):
+        for table in PUBLIC_TIER_TABLES:
+            conn.execute(f"DELETE FROM {table.qualified}")
+        conn.execute("CREATE OR REPLACE TEMP TABLE dc_truth_outcomes (study VARCHAR, min_cell INTEGER, grouping VARCHAR, "
+                     "n BIGINT, n_measure BIGINT, published BOOLEAN, all_same BOOLEAN)")
+        conn.execute("CREATE OR REPLACE TEMP TABLE dc_truth_signals (study VARCHAR, min_cell INTEGER, grouping VARCHAR, "
+                     "n BIGINT, flagged BIGINT, not_flagged BIGINT, published BOOLEAN)")
+        for study in present:
+            if study in studies:
+                report.parameters[study] = _public_study(conn, study, studies[study], salt)
+        report.tables = _public_figures(conn)
+    return report
+
+
+def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
+    settings = config.disclosure
+    perturbation.install_macros(conn, settings)
+    measure_aggs = ", ".join(
+        f"count({m}) AS {m}_n, sum({m}) AS {m}_sum, min({m}) AS {m}_min, max({m}) AS {m}_max" for m in MEASURES)
+    signal_aggs = ", ".join(
+        f"count(flag_{s}) AS {s}_assessed, count(*) FILTER (WHERE flag_{s}) AS {s}_flagged" for s in SIGNALS)
+    waves = sorted({w.name for w in config.waves} | {r[0] for r in conn.execute(
+        "SELECT DISTINCT wave FROM research.responses WHERE study = ?", [study]).fetchall()})
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE dc_cells AS
+            WITH base AS (
+                SELECT coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
+                       coalesce(dose_band, 'unknown') AS dose_band, wave, dc_record_key(?, participant_id) AS record_key,
+                       {', '.join(MEASURES)}, {', '.join('flag_' + s for s in SIGNALS)}
+                FROM research.responses WHERE study = ?),
+            agg AS (
+                SELECT substance, CASE WHEN grouping(protocol) = 1 THEN 'all' ELSE protocol END AS protocol,
+                       CASE WHEN grouping(dose_band) = 1 THEN 'all' ELSE dose_band END AS dose_band, wave,
+                       count(*) AS n,  -- one row per participant and wave: rows are participants
+                       {perturbation.cell_key_sql()} AS cell_key, {measure_aggs}, {signal_aggs}
+                FROM base
+                GROUP BY GROUPING SETS ((substance, protocol, dose_band, wave), (substance, protocol, wave),
+                                        (substance, dose_band, wave), (substance, wave)))
+            SELECT {_grouping_name('grid.protocol', 'grid.dose_band')} AS grouping, grid.*,
+                   coalesce(agg.n, 0) AS n, coalesce(agg.cell_key, 0) AS cell_key,
+                   {', '.join(f'agg.{m}_n, agg.{m}_sum, agg.{m}_min, agg.{m}_max' for m in MEASURES)},
+                   {', '.join(f'agg.{s}_assessed, agg.{s}_flagged' for s in SIGNALS)}
+            FROM ({_grid(config, waves)}) grid
+            LEFT JOIN agg USING (substance, protocol, dose_band, wave)""",
+        [salt, study],
+    )
+    min_cell = settings.min_cell
+    for measure, instrument in MEASURES.items():
+        inst = get_instrument(instrument)
+        lo, hi = inst.item_range[0] * inst.items, inst.item_range[1] * inst.items
+        scale = (hi - lo) / settings.mean_epsilon
+        ok = f"(n >= {min_cell} AND {measure}_n >= {min_cell} AND {measure}_min < {measure}_max)"
+        conn.execute(
+            f"""INSERT INTO public.outcomes ({', '.join(column_names(OUTCOMES))})
+                SELECT ?, grouping, substance, protocol, dose_band, wave, dc_count(n, cell_key), ?,
+                       CASE WHEN {ok} THEN dc_count({measure}_n, cell_key) END,
+                       CASE WHEN {ok} THEN round(least(greatest(
+                           ({measure}_sum + dc_laplace(dc_uniform(cell_key, 'sum:{measure}'), {scale!r}))
+                           / {measure}_n, {lo}), {hi}), 1) END,
+                       NOT coalesce({ok}, false)
+                FROM dc_cells""",
+            [study, measure],
+        )
+        conn.execute(
+            f"""INSERT INTO dc_truth_outcomes SELECT ?, {min_cell}, grouping, n, {measure}_n, coalesce({ok}, false),
+                       coalesce({measure}_n > 0 AND {measure}_min = {measure}_max, false) FROM dc_cells""",
+            [study],
+        )
+    for signal in SIGNALS:
+        a, f = f"{signal}_assessed", f"{signal}_flagged"
+        ok = (f"({a} >= {min_cell} AND dc_sensitive_ok({f}, cell_key, '{signal}:flagged') "
+              f"AND dc_sensitive_ok({a} - {f}, cell_key, '{signal}:not_flagged'))")
+        conn.execute(
+            f"""INSERT INTO public.safety_signals ({', '.join(column_names(SAFETY_SIGNALS))})
+                SELECT ?, grouping, substance, protocol, dose_band, wave, dc_count(n, cell_key), ?,
+                       dc_count(coalesce({a}, 0), cell_key), CASE WHEN {ok} THEN dc_count({f}, cell_key) END,
+                       NOT coalesce({ok}, false)
+                FROM dc_cells""",
+            [study, signal],
+        )
+        conn.execute(
+            f"""INSERT INTO dc_truth_signals SELECT ?, {min_cell}, grouping, n, {f}, {a} - {f}, coalesce({ok}, false)
+                FROM dc_cells""",
+            [study],
+        )
+    conn.execute("DROP TABLE dc_cells")
+    parameters = {
+        "method": ("cell-key perturbation (ONS)", "every figure takes its noise from a secret key of the cell's participants"),
+        "min_cell": (str(min_cell), "no count, mean or flagged count rests on fewer participants"),
+        "count_noise_max": (str(settings.count_noise_max), "counts move by at most this many, either way"),
+        "count_noise_sd": (f"{perturbation.count_noise_sd(settings):.2f}", "standard deviation of the count noise"),
+        "mean_epsilon": (str(settings.mean_epsilon), "sums get Laplace noise of scale score range / epsilon before the mean"),
+        "mean_rounding": ("0.1", "means are rounded to one decimal"),
+        "sensitive_threshold": (str(min_cell + settings.count_noise_max),
+                                "flagged and not-flagged counts are published only when count + noise reaches this"),
+    }
+    conn.executemany(f"INSERT INTO public.release_method ({', '.join(column_names(RELEASE_METHOD))}) VALUES (?, ?, ?, ?)",
+                     [(study, name, value, meaning) for name, (value, meaning) in parameters.items()])
+    return {name: value for name, (value, _) in parameters.items()}
+
+
+def _public_figures(conn) -> dict[str, dict]:
+    """For the checks: cells, suppressions and the smallest published count, measured against the truth."""
+    out = {}
+    row = conn.execute(
+        """SELECT count(*), count(*) FILTER (WHERE published),
+                  count(*) FILTER (WHERE n_measure BETWEEN 1 AND min_cell - 1),
+                  count(*) FILTER (WHERE NOT published AND n_measure >= min_cell),
+                  min(n_measure) FILTER (WHERE published),
+                  count(*) FILTER (WHERE published AND (n_measure < min_cell OR n < min_cell)),
+                  count(*) FILTER (WHERE published AND all_same)
+           FROM dc_truth_outcomes""").fetchone()
+    out["public.outcomes"] = dict(zip(
+        ("cells", "cells_published", "primary_suppressions", "secondary_suppressions", "smallest_published_count",
+         "published_below_min_cell", "published_all_same"), row))
+    row = conn.execute(
+        """SELECT count(*), count(*) FILTER (WHERE published),
+                  count(*) FILTER (WHERE NOT published AND (flagged < min_cell OR not_flagged < min_cell)),
+                  count(*) FILTER (WHERE NOT published AND flagged >= min_cell AND not_flagged >= min_cell),
+                  least(min(flagged) FILTER (WHERE published), min(not_flagged) FILTER (WHERE published)),
+                  count(*) FILTER (WHERE published AND (flagged < min_cell OR not_flagged < min_cell)),
+                  count(*) FILTER (WHERE published AND (flagged = 0 OR not_flagged = 0))
+           FROM dc_truth_signals""").fetchone()
+    out["public.safety_signals"] = dict(zip(
+        ("cells", "cells_published", "primary_suppressions", "secondary_suppressions", "smallest_published_count",
+         "published_below_min_cell", "published_all_same"), row))
+    coverage = conn.execute(
+        """SELECT grouping, sum(n) FILTER (WHERE published) / nullif(sum(n), 0) FROM dc_truth_outcomes
+           GROUP BY grouping ORDER BY grouping""").fetchall()
+    out["public.outcomes"]["responses_in_a_published_cell"] = {g: round(float(s or 0), 3) for g, s in coverage}
+    return out
+
+
+def write_public_tier(conn, public_dir: Path) -> list[str]:
+    """Export public.* to public_dir: public.duckdb, and a Parquet and a spreadsheet-safe CSV per table.
+
+    Written to a new folder and swapped in, so a reader never sees half a release."""
+    public_dir = Path(public_dir)
+    public_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = public_dir.with_name(public_dir.name + ".tmp")
+    old = public_dir.with_name(public_dir.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    tmp.mkdir(mode=0o755)
+    database = tmp / "public.duckdb"
+    conn.execute(f"ATTACH {_quote(str(database))} AS pub")
+    written = []
+    try:
+        ensure_tables(conn, catalog="pub", tables=PUBLIC_TIER_TABLES)
+        for table in PUBLIC_TIER_TABLES:
+            cols = column_names(table)
+            conn.execute(f"INSERT INTO pub.{table.qualified} ({', '.join(cols)}) "
+                         f"SELECT {', '.join(cols)} FROM {table.qualified} ORDER BY ALL")
+            order = "ORDER BY ALL"
+            parquet = tmp / f"{table.name}.parquet"
+            conn.execute(f"COPY (SELECT {', '.join(cols)} FROM {table.qualified} {order}) TO {_quote(str(parquet))} "
+                         "(FORMAT parquet)")
+            safe = ", ".join(_formula_safe(c.name) if c.type == "VARCHAR" else c.name for c in table.columns)
+            csv = tmp / f"{table.name}.csv"
+            conn.execute(f"COPY (SELECT {safe} FROM {table.qualified} {order}) TO {_quote(str(csv))} (HEADER, DELIMITER ',')")
+            written += [parquet.name, csv.name]
+    finally:
+        conn.execute("DETACH DATABASE IF EXISTS pub")
+    for path in tmp.iterdir():
+        os.chmod(path, PUBLIC_MODE)
+    if public_dir.exists():
+        os.replace(public_dir, old)
+    os.replace(tmp, public_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return ["public.duckdb", *written]
+
+
+def _formula_safe(column: str) -> str:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR) gets a leading apostrophe."""
+    return f"CASE WHEN regexp_matches({column}, '^[=+\\-@\\t\\r]') THEN '''' || {column} ELSE {column} END AS {column}"
