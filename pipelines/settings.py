@@ -50,7 +50,7 @@ class Settings:
     @property
     def public_tier(self) -> Path:
         """The public DuckDB file; its Parquet and CSV exports sit beside it."""
-        return self.public_dir / "public.duckdb"
+        return self.public_dir / "public_tier.duckdb"
 
 
 def _tier_path(variable: str, warehouse: Path, default: str) -> Path:
@@ -76,6 +76,6 @@ def load_settings() -> Settings:
         chunk_rows=int(os.environ.get("SURVEY_CHUNK_ROWS", "50000")),
         # DuckDB spills to disk beyond this, so the load's memory stays bounded whatever the export's size
         duckdb_memory_limit=os.environ.get("SURVEY_DUCKDB_MEMORY_LIMIT", "512MB"),
-        research_tier=_tier_path("SURVEY_RESEARCH_TIER", warehouse, "research/research.duckdb"),
+        research_tier=_tier_path("SURVEY_RESEARCH_TIER", warehouse, "research/research_tier.duckdb"),
         public_dir=_tier_path("SURVEY_PUBLIC_DIR", warehouse, "public"),
     )

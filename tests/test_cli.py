@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -25,7 +26,7 @@ def test_run_twice_then_status(workspace, monkeypatch, tmp_path):
     assert "Created pseudonymisation key" in first.output
     assert "Processed 2 new file(s)" in first.output
     assert "loaded  microdose_mood/baseline.csv: 305 rows read = " in first.output
-    assert "public.outcomes_by_protocol_dose" in first.output and "survey-pipeline query" in first.output
+    assert "public.outcomes" in first.output and "survey-pipeline query" in first.output
 
     second = runner.invoke(main, ["run", "--seed-sample"])
     assert second.exit_code == 0
@@ -35,8 +36,11 @@ def test_run_twice_then_status(workspace, monkeypatch, tmp_path):
     status = runner.invoke(main, ["status"])
     assert "microdose_mood/baseline.csv" in status.output and "loaded" in status.output
 
-    query = runner.invoke(main, ["query", "SELECT count(*) AS n FROM research.responses"])
-    assert query.exit_code == 0 and "503" in query.output
+    query = runner.invoke(main, ["query", "--tier", "research", "SELECT count(*) AS n FROM research.responses"])
+    assert query.exit_code == 0, query.output
+    released = int(re.search(r"│\s+(\d+)\s+│", query.output).group(1))
+    loaded = workspace.sql("SELECT count(*) FROM research.responses")[0][0]
+    assert 0.95 * loaded <= released <= loaded  # k-anonymity withholds or leaves out at most 5 %
 
 
 def test_run_fails_naming_the_bad_file(workspace):
@@ -47,7 +51,7 @@ def test_run_fails_naming_the_bad_file(workspace):
     assert result.exit_code == 1
     assert "FAILED  microdose_mood/followup_corrupt.csv" in result.output
     assert "loaded  microdose_mood/baseline.csv" in result.output
-    assert workspace.settings.analytics_copy.exists()  # the good file is published despite the bad one
+    assert workspace.settings.public_tier.exists()  # the good file is released despite the bad one
     again = CliRunner().invoke(main, ["run"])
     assert again.exit_code == 1  # a failed file stays visible until it is fixed
     assert "failed before and are unchanged: microdose_mood/followup_corrupt.csv" in again.output
@@ -59,9 +63,9 @@ def test_publish_recovers_after_an_interrupted_run(workspace, monkeypatch, tmp_p
     monkeypatch.setenv("SURVEY_WAREHOUSE", str(quoted))
     workspace.land(SAMPLE_DIR / "baseline.csv")
     assert CliRunner().invoke(main, ["run"]).exit_code == 0
-    copy = quoted.with_name("analytics.duckdb")
+    copy = quoted.parent.parent / "research" / "research_tier.duckdb"
     assert copy.exists()
-    copy.unlink()  # as if the run had stopped between loading and publishing
+    copy.unlink()  # as if the run had stopped between loading and releasing
     result = CliRunner().invoke(main, ["run"])
     assert result.exit_code == 0 and "have been rebuilt" in result.output
     assert copy.exists()
@@ -114,7 +118,7 @@ def test_busy_warehouse_is_a_message_not_a_traceback(tmp_path, monkeypatch):
         monkeypatch.setenv("SURVEY_WAREHOUSE", str(db))
         exe = os.path.join(os.path.dirname(sys.executable), "survey-pipeline")
         start = time.monotonic()
-        done = subprocess.run([exe, "query", "--live", "SELECT 1"], capture_output=True, text=True)
+        done = subprocess.run([exe, "status"], capture_output=True, text=True)
         assert done.returncode != 0 and time.monotonic() - start < 30
         assert "in use by another process" in done.stderr and "Traceback" not in done.stderr
     finally:

@@ -68,10 +68,10 @@ def test_sample_end_to_end(workspace):
     assert 20 <= days[0] <= days[1] <= 40
     assert workspace.sql("SELECT DISTINCT days_since_baseline FROM research.responses WHERE wave = 'baseline'") == [(0,)]
 
-    # public tier: small cells suppressed, figures withheld
-    small = workspace.sql("SELECT count(*) FROM public.outcomes_by_protocol_dose WHERE suppressed AND (n_participants IS NOT NULL OR phq9_mean IS NOT NULL)")
+    # public tier: withheld figures are NULL, published ones rest on at least 11 participants
+    small = workspace.sql("SELECT count(*) FROM public.outcomes WHERE suppressed AND (n IS NOT NULL OR mean IS NOT NULL)")
     assert small == [(0,)]
-    assert workspace.sql("SELECT min(n_participants) >= 11 FROM public.outcomes_by_protocol_dose WHERE NOT suppressed") == [(True,)]
+    assert workspace.sql("SELECT min(n) >= 11, count(*) > 10 FROM public.outcomes WHERE NOT suppressed") == [(True, True)]
 
     # the checks ran and reported counts only
     evaluations = [e for r in results for e in r.get_asset_check_evaluations()]
@@ -85,14 +85,23 @@ def test_sample_end_to_end(workspace):
     assert any(k.startswith("seen but unanswered (-99) · phq9_item") for k in labels)  # kept apart from blanks
     assert any(k.startswith("not shown (blank) · ") for k in labels)
 
-    # the analysts' copy holds the published tables, not the restricted day shifts
-    copy = workspace.settings.analytics_copy
-    assert copy.exists()
+    # three tiers, three files: each holds its own tables only, with its own permissions
     import duckdb
-    with duckdb.connect(str(copy), read_only=True) as conn:
-        tables = {r[0] for r in conn.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
-    assert "research.responses" in tables and "public.outcomes_by_protocol_dose" in tables
-    assert "ops.response_days" not in tables
+
+    def tables_in(path):
+        with duckdb.connect(str(path), read_only=True) as conn:
+            return {r[0] for r in conn.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+
+    settings = workspace.settings
+    research, public = tables_in(settings.research_tier), tables_in(settings.public_tier)
+    assert "research.responses" in research and not any(t.startswith("public.") for t in research)
+    assert "ops.response_days" not in research and "ops.withdrawals" not in research
+    assert public == {"public.outcomes", "public.safety_signals", "public.release_method"}
+    assert {p.name for p in settings.public_dir.iterdir()} == {
+        "public_tier.duckdb", *(f"{t}.{ext}" for t in ("outcomes", "safety_signals", "release_method") for ext in ("parquet", "csv"))}
+    modes = {p: oct(p.stat().st_mode & 0o777) for p in (settings.warehouse, settings.research_tier, settings.public_tier)}
+    assert list(modes.values()) == ["0o600", "0o640", "0o644"]
+    assert oct(settings.warehouse.parent.stat().st_mode & 0o777) == "0o700"
 
 
 def _whole(value: str) -> re.Pattern:
@@ -115,7 +124,7 @@ def test_no_identifier_or_free_text_reaches_warehouse_or_dagster_home(workspace)
 
     # DuckDB compresses strings, so ask it for every text value rather than grepping its file
     import duckdb
-    for db in (workspace.settings.warehouse, workspace.settings.analytics_copy):
+    for db in (workspace.settings.warehouse, workspace.settings.research_tier, workspace.settings.public_tier):
         with duckdb.connect(str(db), read_only=True) as conn:
             cols = conn.execute(
                 "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE data_type LIKE 'VARCHAR%'"
@@ -132,7 +141,8 @@ def test_no_identifier_or_free_text_reaches_warehouse_or_dagster_home(workspace)
     home = workspace.settings.dagster_home
     files = [p for p in home.rglob("*") if p.is_file()]
     assert len(files) > 3
-    for path in files + [workspace.settings.warehouse, workspace.settings.analytics_copy]:
+    released = [p for p in workspace.settings.public_dir.iterdir()] + [workspace.settings.research_tier]
+    for path in files + [workspace.settings.warehouse] + released:
         data = path.read_bytes()
         leaked = found_in(data)
         assert not leaked, f"{len(leaked)} identifying values found in {path}"

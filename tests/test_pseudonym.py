@@ -6,17 +6,39 @@ import stat
 
 import pandas as pd
 
-from pipelines.privacy.pseudonym import day_shifts, load_or_create_key, normalise_key_values, pseudonymise
+import pytest
+
+from pipelines.privacy.pseudonym import (
+    PseudonymKeyError, day_shifts, load_key, load_or_create_key, normalise_key_values, pseudonymise,
+)
 
 
 def test_key_created_once_with_mode_0600(tmp_path):
     notices = []
     path = tmp_path / "secrets" / "pseudonym.key"
-    key = load_or_create_key(path, notify=notices.append)
+    key = load_or_create_key(path, warehouse_has_pseudonyms=False, notify=notices.append)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(notices) == 1 and str(path) in notices[0]
-    assert load_or_create_key(path, notify=notices.append) == key
+    assert load_or_create_key(path, warehouse_has_pseudonyms=True, notify=notices.append) == key
     assert len(notices) == 1
+
+
+def test_a_missing_key_is_never_replaced_once_pseudonyms_exist(tmp_path):
+    path = tmp_path / "secrets" / "pseudonym.key"
+    with pytest.raises(PseudonymKeyError, match="Restore the key file from your backup"):
+        load_or_create_key(path, warehouse_has_pseudonyms=True, notify=print)
+    assert not path.exists() and not path.parent.exists()
+    with pytest.raises(PseudonymKeyError, match="missing"):
+        load_key(path)
+
+
+def test_an_unreadable_key_is_an_error_not_a_new_key(tmp_path):
+    path = tmp_path / "pseudonym.key"
+    path.write_bytes(b"\xff\xfe not hex")
+    with pytest.raises(PseudonymKeyError) as info:
+        load_or_create_key(path, warehouse_has_pseudonyms=False, notify=print)
+    assert "not hex" not in str(info.value)
+    assert path.read_bytes() == b"\xff\xfe not hex"
 
 
 def test_pseudonyms_link_waves_but_depend_on_key_and_study():

@@ -178,10 +178,10 @@ def _flat(prefix: str, figures: dict) -> dict:
     pool="duckdb",
     check_specs=[dg.AssetCheckSpec("k_anonymity", asset=["tiers", "research"], blocking=True,
                                    description="every combination of the study's quasi-identifiers is shared by at "
-                                               "least k participants (all their waves together) in research.duckdb")],
+                                               "least k participants (all their waves together) in research_tier.duckdb")],
 )
 def research_tier(paths: SurveyPaths, warehouse: DuckDBResource):
-    """research.duckdb, for approved researchers: research.* generalised (wider age bands, world regions, half-years,
+    """research_tier.duckdb, for approved researchers: research.* generalised (wider age bands, world regions, half-years,
     rare genders merged) until every quasi-identifier combination holds at least k participants, identifiers
     withheld for the few that still do not, and a pseudonym of its own. The file is verified before it is renamed
     into place; a failing check leaves the previous file and blocks the public release."""
@@ -234,7 +234,7 @@ def public_tables(paths: SurveyPaths, warehouse: DuckDBResource):
 @dg.asset(key=["tiers", "public"], deps=PUBLIC_SPECS, group_name="release", kinds={"duckdb", "parquet", "csv"},
           pool="duckdb")
 def public_tier(paths: SurveyPaths, warehouse: DuckDBResource):
-    """public/: the public tables as public.duckdb, Parquet and spreadsheet-safe CSV (aggregates only, never a row
+    """public/: the public tables as public_tier.duckdb, Parquet and spreadsheet-safe CSV (aggregates only, never a row
     of data), written to a new folder and swapped into place."""
     with warehouse.get_connection() as conn:
         files = release.write_public_tier(conn, Path(paths.public_dir))

@@ -1,4 +1,4 @@
-"""The only writer of released data: the research tier (research.duckdb) and the public tier (public/).
+"""The only writer of released data: the research tier (research_tier.duckdb) and the public tier (public/).
 
 - research: research.* of the restricted warehouse, k-anonymous on each study's quasi-identifiers (kanonymity.py),
   with a tier-specific pseudonym, verified on the written file before it is renamed into place (mode 0640).
@@ -65,7 +65,7 @@ class ResearchReport:
 
 
 def write_research_tier(conn, target: Path, studies: dict[str, StudyConfig], key: bytes) -> ResearchReport:
-    """Build research.duckdb from the restricted warehouse, verify k on the file itself, then rename it into place.
+    """Build research_tier.duckdb from the restricted warehouse, verify k on the file itself, then rename it into place.
 
     A study present in the warehouse but without a configuration is left out (and reported)."""
     ensure_tables(conn)
@@ -326,7 +326,7 @@ def _public_figures(conn) -> dict[str, dict]:
 
 
 def write_public_tier(conn, public_dir: Path) -> list[str]:
-    """Export public.* to public_dir: public.duckdb, and a Parquet and a spreadsheet-safe CSV per table.
+    """Export public.* to public_dir: public_tier.duckdb, and a Parquet and a spreadsheet-safe CSV per table.
 
     Written to a new folder and swapped in, so a reader never sees half a release."""
     public_dir = Path(public_dir)
@@ -336,7 +336,7 @@ def write_public_tier(conn, public_dir: Path) -> list[str]:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
     tmp.mkdir(mode=0o755)
-    database = tmp / "public.duckdb"
+    database = tmp / "public_tier.duckdb"
     conn.execute(f"ATTACH {_quote(str(database))} AS pub")
     written = []
     try:
@@ -361,7 +361,7 @@ def write_public_tier(conn, public_dir: Path) -> list[str]:
         os.replace(public_dir, old)
     os.replace(tmp, public_dir)
     shutil.rmtree(old, ignore_errors=True)
-    return ["public.duckdb", *written]
+    return ["public_tier.duckdb", *written]
 
 
 def _formula_safe(column: str) -> str:

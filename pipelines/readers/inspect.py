@@ -5,6 +5,16 @@ values have each shape (integer, decimal, date, email, IP, phone, coordinate, lo
 count of distinct values (hashed in memory, then dropped). From names, question text and those shape counts it
 infers a type and flags likely identifiers with the reason. `render_profile` and `draft_mapping_yaml` print only
 names, question text (truncated), types, fill rates and reasons: there is no code path from a cell to the output.
+
+A header row is only assumed for a generic file: a headerless export's first record is a respondent's answers,
+which the reader takes for names. So header text reaches the profile only through `vet_header_cell` ("header text"
+below). A cell that looks like a value (an email, web or IP address, a date or time, a phone or other long number;
+in an assumed header also a cell without letters) is shown as its position, `column_<n>`. An assumed header is taken
+for data when any cell looks like a value or equals (ignoring case) a value of its own column, or when most cells
+are sentences or long text: then every name is `column_<n>`, no header text is kept, and the profile warns that the
+file may have no header row. Qualtrics (V1..V10 / ImportId rows) and REDCap (names checked against the data
+dictionary) prove their header, so their question text is only checked for value shapes. `ExportProfile` re-checks
+its header text when built: a profile holding a value-shaped header cell cannot exist.
 """
 
 from __future__ import annotations
@@ -17,7 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.readers._text import TextLayout, first_line, read_head, read_records, sniff_delimiter, sniff_encoding
+from pipelines.readers._text import (
+    ColumnInfo, TextLayout, first_line, positions, read_head, read_records, sniff_delimiter, sniff_encoding,
+)
 from pipelines.readers.detect import UnknownFormatError, detect_format, lookalike
 
 TYPES = ("empty", "integer codes", "decimal", "date", "text labels", "free text", "withheld")
@@ -75,6 +87,7 @@ class _Tally:
     max_len: int = 0
     total_len: int = 0
     distinct: set = field(default_factory=set)
+    folded: set = field(default_factory=set)  # hashes of casefolded values: is a header cell one of its values?
 
     def add(self, cells: pd.Series) -> None:
         v = cells.astype(str).str.strip()
@@ -95,11 +108,80 @@ class _Tally:
         self.total_len += int(lengths.sum())
         if len(self.distinct) < _DISTINCT_CAP:
             self.distinct.update(hash(x) for x in v.unique()[:_DISTINCT_CAP])
+        if len(self.folded) < _DISTINCT_CAP:
+            self.folded.update(hash(x) for x in v.str.casefold().unique()[:_DISTINCT_CAP])
+
+
+# --- header text: the only way a header cell reaches the profile -----------------------------------------------
+# Formats whose header is proven by the file itself: Qualtrics by its V1..V10 or ImportId rows, REDCap by its data
+# dictionary (every name must be a dictionary field). A generic file's header row is only assumed.
+PROVEN_HEADER_FORMATS = frozenset({"qualtrics_csv", "qualtrics_tsv", "qualtrics_legacy", "qualtrics_2016", "redcap"})
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]/\-]{0,63}")
+_PLACEHOLDER = re.compile(r"column_\d+(?:_hidden)*")
+_LONGEST_HEADER = 200
+# (what the cell looks like, pattern searched anywhere in it); the wording is printed, the cell never is.
+_VALUE_LOOKS = (
+    ("an email address", re.compile(r"[@＠]")),
+    ("a web address", re.compile(r"://|\bwww\.|\w\.(?:com|org|net|edu|gov|info|io|co|uk|de|fr|nl|ch|at|au|ca"
+                                 r"|invalid)\b", re.I)),
+    ("a date or time", re.compile(r"(?<![\w.])\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?![\w.])|(?<!\d)\d{1,2}:\d{2}(?!\d)")),
+    ("an IP address", re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"
+                                 r"|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![\w:])")),
+)
+_NUMBER_RUN = re.compile(r"(?<!\w)\+?\d[\d\s().\-/]{5,}\d(?!\w)")
+_LETTER = re.compile(r"[^\W\d_]")
+_SENTENCE_END = re.compile(r"[.!…]['\"”’)\]]*$")
+
+
+def _value_look(text: str, *, assumed: bool, role: str) -> str | None:
+    """What a header cell looks like if it looks like a respondent's value, else None (constant wording only).
+
+    Any header text: an email, web or IP address, a date or time, a phone or other number of 7+ digits. A cell of a
+    header the format does not prove (`assumed`): also one without letters (a number or code)."""
+    t = " ".join(text.split())
+    if not t:
+        return None
+    for look, pattern in _VALUE_LOOKS:
+        if pattern.search(t):
+            return look
+    if any(sum(ch.isdigit() for ch in m.group()) >= 7 for m in _NUMBER_RUN.finditer(t)):
+        return "a phone number or long number"
+    if assumed and not _LETTER.search(t):
+        return "a number or code (no letters)"
+    return None
+
+
+def _free_text_look(text: str) -> str | None:
+    """A sentence or long text: weak evidence only (question text is often a sentence), never hidden on its own."""
+    t = " ".join(text.split())
+    if len(t) > _LONGEST_HEADER:
+        return "long text"
+    if not _IDENTIFIER.fullmatch(t) and len(t.split()) >= 3 and _SENTENCE_END.search(t):
+        return "a sentence (free text)"
+    return None
+
+
+def vet_header_cell(text: str, position: int, *, role: str = "name", assumed: bool = True,
+                    header_is_data: bool = False) -> tuple[str, str | None]:
+    """(what may be shown for a header cell, why it is hidden or None): the one gate for header text.
+
+    When the whole header was taken for data (`header_is_data`) every name is `column_<position>` and every question
+    "". Otherwise a cell that looks like a value (`_value_look`) is replaced the same way, and any other text is
+    kept: identifier-like names (`Q1`, `RecipientEmail`, `protocol[SQ001]`) and question text ('Duration (in
+    seconds)', 'How old are you?') alike, since the header as a whole did not look like data."""
+    hidden = "the header row looks like data" if header_is_data else _value_look(text, assumed=assumed, role=role)
+    if hidden is None:
+        return " ".join(text.split()) if role == "question" else text, None
+    return (f"column_{position}" if role == "name" else ""), hidden
+
+
+def _header_safe(text: str, *, role: str, assumed: bool) -> bool:
+    return bool(_PLACEHOLDER.fullmatch(text)) or _value_look(text, assumed=assumed, role=role) is None
 
 
 @dataclass(frozen=True)
 class ColumnProfile:
-    """What is known about one column: never a value, only its shape."""
+    """What is known about one column: never a value, only its shape. `name` and `question` are vetted header text."""
 
     name: str
     question: str
@@ -108,10 +190,14 @@ class ColumnProfile:
     distinct: int | None  # capped at 1000; None for withheld columns
     identifier_reason: str | None
     free_text: bool
+    header_hidden: str | None = None  # why the file's header cell is not shown (then `name` is column_<n>)
 
     @property
     def likely_identifier(self) -> bool:
         return self.identifier_reason is not None
+
+
+_COLUMN_OPTIONS = ("id_column", "recorded_column", "finished_column")
 
 
 @dataclass(frozen=True)
@@ -124,6 +210,21 @@ class ExportProfile:
     withheld: tuple[str, ...]
     reader_options: dict = field(default_factory=dict)
     consumed: tuple[str, ...] = ()  # columns the reader itself reads for __kind/__finished/__recorded
+    header_looks_like_data: bool = False
+    header_notes: tuple[str, ...] = ()  # constant wording with positions: never a cell
+
+    def __post_init__(self) -> None:
+        """Refuse header text that fails the gate: a profile holding a value-shaped header cell cannot be built."""
+        assumed = self.format_name not in PROVEN_HEADER_FORMATS
+        names = [c.name for c in self.columns] + list(self.withheld) + list(self.consumed)
+        names += [str(self.reader_options[k]) for k in _COLUMN_OPTIONS if k in self.reader_options]
+        bad = [i for i, n in enumerate(names, start=1) if not _header_safe(n, role="name", assumed=assumed)]
+        bad += [i for i, c in enumerate(self.columns, start=1)
+                if not _header_safe(c.question, role="question", assumed=assumed)]
+        if self.header_looks_like_data and any(not _PLACEHOLDER.fullmatch(c.name) or c.question for c in self.columns):
+            bad.append(0)
+        if bad:
+            raise ValueError(f"ExportProfile for {self.file_name}: header text that looks like a value (entries {bad})")
 
     def column(self, name: str) -> ColumnProfile:
         return next(c for c in self.columns if c.name == name)
@@ -188,24 +289,100 @@ def inspect_export(path: Path, *, dictionary_path: Path | None = None, options: 
     for chunk in reader.iter_chunks():
         rows += len(chunk)
         for kind, n in chunk["__kind"].value_counts().items():
-            kinds[str(kind)] = kinds.get(str(kind), 0) + int(n)
+            kind = str(kind) if str(kind) in kinds else "other"  # the reader's vocabulary only, never a cell
+            kinds[kind] = kinds.get(kind, 0) + int(n)
         for name in reader.names:
             tallies[name].add(chunk[name])
         del chunk
+    header = _vet_header(reader, tallies)
     fields = getattr(reader, "dictionary", None)
-    columns = [_profile_column(info, tallies[info.name], rows, fields) for info in reader.columns]
-    withheld = tuple(getattr(reader, "withheld_columns", ()))
-    for name in withheld:
+    columns = [_profile_column(info, i, tallies[info.name], rows, fields, header)
+               for i, info in enumerate(reader.columns, start=1)]
+    withheld = []
+    for name in getattr(reader, "withheld_columns", ()):
+        shown, hidden = header.vet(name, len(columns) + 1)
         reason = fields.fields[name].withheld_reason if fields else "withheld by the reader"
-        question = fields.fields[name].label if fields else ""
-        columns.append(ColumnProfile(name, question, "withheld", None, None, f"{reason} (withheld by the reader)", False))
+        question = header.vet(fields.fields[name].label if fields else "", len(columns) + 1, role="question")[0]
+        columns.append(ColumnProfile(shown, question, "withheld", None, None, f"{reason} (withheld by the reader)",
+                                     False, hidden))
+        withheld.append(shown)
     if "dictionary_path" in opts:
         opts["dictionary_path"] = Path(opts["dictionary_path"]).name
-    return ExportProfile(path.name, reader.format_name, rows, kinds, tuple(columns), withheld, opts,
-                         tuple(getattr(reader, "consumed_columns", ())))
+    for option in _COLUMN_OPTIONS:
+        if option in opts:
+            opts[option] = header.shown.get(opts[option], "column_hidden")
+    consumed = tuple(header.shown[n] for n in getattr(reader, "consumed_columns", ()) if n in header.shown)
+    return ExportProfile(path.name, reader.format_name, rows, kinds, tuple(columns), tuple(withheld), opts, consumed,
+                         header.is_data, header.notes)
 
 
-def _profile_column(info, t: _Tally, rows: int, dictionary) -> ColumnProfile:
+@dataclass
+class _Header:
+    """The vetted header: what may be shown for each reader name, and whether the header row looks like data."""
+
+    assumed: bool
+    is_data: bool
+    shown: dict[str, str]  # reader name -> vetted name
+    hidden: dict[str, str]  # reader name -> why its header cell is hidden
+    notes: tuple[str, ...]
+
+    def vet(self, text: str, position: int, *, role: str = "name") -> tuple[str, str | None]:
+        return vet_header_cell(text, position, role=role, assumed=self.assumed, header_is_data=self.is_data)
+
+
+def _vet_header(reader, tallies: dict[str, _Tally]) -> _Header:
+    """Decide whether an assumed header row looks like data, then vet every name through `vet_header_cell`.
+
+    Evidence, for a header the format does not prove: a cell that looks like a value (`_value_look`), or a cell
+    equal (ignoring case) to a value of its own column: the first record is then one more respondent."""
+    assumed = reader.format_name not in PROVEN_HEADER_FORMATS
+    evidence: dict[str, list[int]] = {}
+    weak: dict[str, list[int]] = {}
+    if assumed:
+        for i, info in enumerate(reader.columns, start=1):
+            look = _value_look(info.name, assumed=True, role="name")
+            if look is None and hash(info.name.strip().casefold()) in tallies[info.name].folded:
+                look = "one of the values below it"
+            if look is not None:
+                evidence.setdefault(look, []).append(i)
+            elif (free := _free_text_look(info.name)) is not None:
+                weak.setdefault(free, []).append(i)
+    filled = sum(bool(c.name.strip()) for c in reader.columns)
+    n_weak = sum(len(v) for v in weak.values())
+    if n_weak >= 2 and 2 * n_weak >= filled:  # sentences in most cells: answers, not questions
+        evidence.update(weak)
+    is_data = bool(evidence)
+    shown: dict[str, str] = {}
+    hidden: dict[str, str] = {}
+    taken = set() if is_data else {c.name for c in reader.columns}
+    for i, info in enumerate(reader.columns, start=1):
+        name, why = vet_header_cell(info.name, i, assumed=assumed, header_is_data=is_data)
+        if why is not None:
+            while name in taken:
+                name += "_hidden"
+            hidden[info.name] = why
+        taken.add(name)
+        shown[info.name] = name
+    notes: list[str] = []
+    if is_data:
+        found = "; ".join(f"{look} at column(s) {positions(cols)}" for look, cols in evidence.items())
+        notes += [f"WARNING: the header row looks like data ({found}).",
+                  "This file may have no header row: its first record would be a respondent's answers, read as",
+                  "names and left out of the counts. Every column is shown by position (column_<n>), no header text.",
+                  "The generic reader always takes names from a record (reader options names_row, for preamble",
+                  "records above the names, and header_rows_to_skip, for header records below them); it has no",
+                  "option for a file without names: export it again with its header row, or add one, before mapping."]
+    elif hidden:
+        cols = [i for i, info in enumerate(reader.columns, start=1) if info.name in hidden]
+        notes.append(f"Header cell(s) at column(s) {positions(cols)} look like a value and are shown by position.")
+    return _Header(assumed, is_data, shown, hidden, tuple(notes))
+
+
+def _profile_column(info, position: int, t: _Tally, rows: int, dictionary, header: _Header) -> ColumnProfile:
+    name, hidden = header.shown[info.name], header.hidden.get(info.name)
+    question = header.vet(info.question or "", position, role="question")[0]
+    if header.is_data:  # the "names" are a respondent's answers: infer from the values alone
+        info = ColumnInfo(name, "", "")
     nb = t.non_blank
     distinct = len(t.distinct)
     if nb == 0:
@@ -232,7 +409,7 @@ def _profile_column(info, t: _Tally, rows: int, dictionary) -> ColumnProfile:
     if reason is None and free_text:
         reason = "free text" + (" (values)" if kind == "free text" else " (name or question)")
     fill = nb / rows if rows else 0.0
-    return ColumnProfile(info.name, info.question, kind, fill, distinct, reason, free_text)
+    return ColumnProfile(name, question, kind, fill, distinct, reason, free_text, hidden)
 
 
 def _identifier_reason(info, t: _Tally, kind: str) -> str | None:
@@ -272,6 +449,7 @@ def render_profile(profile: ExportProfile) -> str:
     kinds = ", ".join(f"{k} {n}" for k, n in profile.kinds.items())
     lines = [f"{profile.file_name}: format {profile.format_name}, {profile.rows} row(s) ({kinds}), "
              f"{len(profile.columns)} column(s), {len(profile.identifiers)} likely identifier(s)"]
+    lines += list(profile.header_notes)
     if profile.reader_options:
         lines.append("reader options: " + ", ".join(f"{k}={v!r}" for k, v in profile.reader_options.items()))
     wname = min(40, max([len("column")] + [len(c.name) for c in profile.columns]))
@@ -280,8 +458,16 @@ def render_profile(profile: ExportProfile) -> str:
     for c in profile.columns:
         fill = "  -  " if c.fill_rate is None else f"{c.fill_rate:>5.0%}"
         lines.append(f"{_short(c.name, wname):<{wname}}  {c.inferred_type:<13}  {fill}  "
-                     f"{_short(c.identifier_reason or '', 46):<46}  {_short(c.question, 50)}")
+                     f"{_short(c.identifier_reason or '', 46):<46}  {_question_cell(profile, c)}")
     return "\n".join(lines) + "\n"
+
+
+def _question_cell(profile: ExportProfile, c: ColumnProfile) -> str:
+    if profile.header_looks_like_data:
+        return "(header row looks like data: hidden)"
+    if c.header_hidden:
+        return _short(f"(header hidden: looks like {c.header_hidden})", 50)
+    return _short(c.question, 50)
 
 
 _YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"}
@@ -353,6 +539,12 @@ def _is_metadata(name: str) -> bool:
     return bool(_METADATA.match(name))
 
 
+def _hidden_note(profile: ExportProfile, c: ColumnProfile) -> str:
+    if profile.header_looks_like_data or not c.header_hidden:
+        return ""
+    return f" (header hidden: looks like {c.header_hidden}; write the file's name here)"
+
+
 def draft_mapping_yaml(profile: ExportProfile, study_name: str) -> str:
     """A draft study mapping to review: format, reader options, a guessed key, ignored identifiers, field hints."""
     key, normalise, key_why = _participant_key(profile)
@@ -364,6 +556,7 @@ def draft_mapping_yaml(profile: ExportProfile, study_name: str) -> str:
         f"title: {json.dumps(study_name.replace('_', ' ').capitalize())}   # TODO: the study's title",
         f"format: {profile.format_name}",
     ]
+    out[2:2] = [f"# {note}" for note in profile.header_notes]
     if profile.reader_options:
         out.append("reader:")
         for k, v in profile.reader_options.items():
@@ -383,7 +576,7 @@ def draft_mapping_yaml(profile: ExportProfile, study_name: str) -> str:
     used = {key, date} | set(profile.consumed)
     ignored = [c for c in profile.columns if c.identifier_reason and c.name not in used and c.inferred_type != "withheld"]
     for c in ignored:
-        out.append(f"  - {_yaml_str(c.name)}   # likely identifier: {c.identifier_reason}")
+        out.append(f"  - {_yaml_str(c.name)}   # likely identifier: {c.identifier_reason}{_hidden_note(profile, c)}")
     metadata = [c for c in profile.columns if not c.identifier_reason and c.name not in used and _is_metadata(c.name)]
     for c in metadata:
         out.append(f"  - {_yaml_str(c.name)}   # platform metadata")
@@ -396,5 +589,7 @@ def draft_mapping_yaml(profile: ExportProfile, study_name: str) -> str:
     for c in coded:
         canonical = next((n for n, p in _CANONICAL_HINTS if re.search(p, f"{c.name} {c.question}", re.I)), "FIELD")
         out.append(f"#   {canonical}:")
-        out.append(f"#     column: {_yaml_str(c.name)}   # {c.inferred_type}, {c.fill_rate:.0%} filled: {_comment(c.question)}")
+        question = f": {_comment(c.question)}" if c.question else ""
+        out.append(f"#     column: {_yaml_str(c.name)}   # {c.inferred_type}, {c.fill_rate:.0%} filled{question}"
+                   f"{_hidden_note(profile, c)}")
     return "\n".join(out) + "\n"

@@ -14,7 +14,7 @@ END = "<!-- tables:end -->"
 def table_reference() -> str:
     parts = [BEGIN]
     for table in ALL_TABLES:
-        where = {"research": "research.duckdb, generalised for k-anonymity; survey.duckdb as loaded",
+        where = {"research": "research_tier.duckdb, generalised for k-anonymity; survey.duckdb as loaded",
                  "public": "public/ as DuckDB, Parquet and CSV; built in survey.duckdb"}.get(
             table.released_in, "survey.duckdb only (restricted)")
         parts.append(f"\n#### `{table.qualified}` ({where})\n\n{table.doc}\n")

@@ -86,12 +86,12 @@ def assert_published(ws, study: str) -> None:
     assert ws.publish().success
     # fixtures this small only make cells below 11 participants: every figure withheld
     cells = ws.sql("""SELECT count(*), count(*) FILTER (WHERE NOT suppressed OR n_participants IS NOT NULL
-                                                          OR phq9_mean IS NOT NULL OR gad7_mean IS NOT NULL)
-                      FROM public.outcomes_by_protocol_dose WHERE study = ?""", [study])
+                                                          OR n IS NOT NULL OR mean IS NOT NULL)
+                      FROM public.outcomes WHERE study = ?""", [study])
     n_research = ws.sql("SELECT count(*) FROM research.responses WHERE study = ?", [study])[0][0]
     assert cells[0][1] == 0
     assert (cells[0][0] > 0) == (n_research > 0)
-    assert ws.settings.analytics_copy.exists()
+    assert ws.settings.research_tier.exists() and ws.settings.public_tier.exists()
 
 
 def _whole(value: str) -> re.Pattern:
@@ -115,7 +115,7 @@ def assert_nothing_identifying(ws, secrets: set[str], *, source: Path, exact: se
     lowered = {s.lower() for s in secrets if "@" in s} - secrets  # emails are lower-cased before hashing
     patterns |= {s.encode(): _whole(s) for s in lowered}
 
-    for db in (ws.settings.warehouse, ws.settings.analytics_copy):
+    for db in (ws.settings.warehouse, ws.settings.research_tier, ws.settings.public_tier):
         with duckdb.connect(str(db), read_only=True) as conn:
             cols = conn.execute(
                 """SELECT schema_name, table_name, column_name FROM duckdb_columns()
@@ -407,5 +407,5 @@ def test_redcap_identifier_can_never_be_mapped(formats_workspace, studies_dir, k
     assert ws.sql("SELECT count(*) FROM research.responses") == [(0,)]
     assert ws.sql("SELECT count(*) FROM ops.quarantine") == [(0,)]
     assert ws.publish().success
-    assert ws.sql("SELECT count(*) FROM public.outcomes_by_protocol_dose") == [(0,)]
+    assert ws.sql("SELECT count(*) FROM public.outcomes") == [(0,)]
     assert_nothing_identifying(ws, redcap_secrets(rows), source=REDCAP_DATA, exact={r["study_id"] for r in rows})

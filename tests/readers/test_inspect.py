@@ -133,3 +133,169 @@ def test_inspect_generic_lookalikes(name, header_records, options, flagged):
     values = {v for v in data_values(path, header_records, delimiter=delimiter) if v not in header_text}
     text = render_profile(profile) + draft_mapping_yaml(profile, "generic_study")
     assert values and not [v for v in values if v in text]
+
+
+# --- a header row that is really a respondent's answers ------------------------------------------------------
+CANARIES = ["canary.person@example.org", "+44 7700 900123", "Zebedee Quint", "2023-07-31 16:21:36", "203.0.113.77",
+            "Quokkas whispered marmalade sonnets beside Lake Wobblemere."]
+HEADERLESS_ROWS = [
+    CANARIES + ["3", "female"],
+    ["alba.rowe@example.invalid", "+44 7700 900456", "Alba Rowe", "2023-08-01 09:00:00", "203.0.113.78",
+     "Invented remark about sleeping better.", "4", "male"],
+    ["cato.finch@example.invalid", "+44 7700 900789", "Cato Finch", "2023-08-02 10:30:00", "203.0.113.79",
+     "Made-up answer on focus at work.", "3", "female"],
+]
+
+
+def fragments(texts, size: int = 6) -> set[str]:
+    """Every substring of `size` characters or more of each text (those of exactly `size` suffice)."""
+    return {t[i:i + size] for t in texts for i in range(len(t) - size + 1)} | {t for t in texts if len(t) < size}
+
+
+def assert_nothing_leaks(text: str, records: list[list[str]]) -> None:
+    leaked = sorted(f for f in fragments(CANARIES) if f in text)
+    assert not leaked, leaked
+    values = {v for r in records for v in r if len(v) >= 4}
+    assert not [v for v in values if v in text]
+
+
+def test_headerless_csv_shows_positions_only(tmp_path):
+    from tests.readers._helpers import write_csv
+
+    path = write_csv(tmp_path / "wave1.csv", HEADERLESS_ROWS)
+    profile = inspect_export(path, format="generic")
+    rendered = render_profile(profile)
+    draft = draft_mapping_yaml(profile, "demo_study")
+    assert_nothing_leaks(rendered, HEADERLESS_ROWS)
+    assert_nothing_leaks(draft, HEADERLESS_ROWS)
+    assert profile.header_looks_like_data
+    assert [c.name for c in profile.columns] == [f"column_{i}" for i in range(1, 9)]
+    assert all(c.question == "" and c.header_hidden for c in profile.columns)
+    assert "header row looks like data" in rendered and "may have no header row" in rendered
+    assert "names_row" in rendered and "header_rows_to_skip" in rendered
+    mapping = yaml.safe_load(draft)  # still valid YAML, naming positions only
+    assert mapping["participant_key"]["column"] == "column_1"  # the email-shaped column
+    assert set(mapping["ignored_columns"]) <= {f"column_{i}" for i in range(1, 9)}
+    assert profile.identifiers["column_5"].startswith("IP address")
+
+
+def test_headerless_file_through_the_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+    from tests.readers._helpers import write_csv
+
+    path = write_csv(tmp_path / "wave1.csv", HEADERLESS_ROWS)
+    draft = tmp_path / "out" / "wave1.draft.yaml"
+    draft.parent.mkdir()
+    result = CliRunner().invoke(main, ["inspect", str(path), "--format", "generic", "--draft", str(draft)])
+    assert result.exit_code == 0, result.output
+    assert "column_1" in result.output and "may have no header row" in result.output
+    assert_nothing_leaks(result.output, HEADERLESS_ROWS)
+    assert_nothing_leaks(draft.read_text(encoding="utf-8"), HEADERLESS_ROWS)
+    # without --format the file matches no signature: refused, and the refusal quotes nothing either
+    refused = CliRunner().invoke(main, ["inspect", str(path), "--draft", str(draft)])
+    assert refused.exit_code != 0 and "matches no known export format" in refused.output
+    assert_nothing_leaks(refused.output, HEADERLESS_ROWS)
+
+
+def test_headerless_xlsx(tmp_path):
+    from tests.readers._helpers import build_xlsx
+
+    rows = [["Zebedee Quint", 41, "canary.person@example.org", "female"],
+            ["Alba Rowe", 29, "alba.rowe@example.invalid", "male"],
+            ["Cato Finch", 35, "cato.finch@example.invalid", "female"]]
+    profile = inspect_export(build_xlsx(tmp_path / "wave1.xlsx", rows), format="generic")
+    text = render_profile(profile) + draft_mapping_yaml(profile, "demo_study")
+    assert profile.header_looks_like_data
+    assert_nothing_leaks(text, [[str(v) for v in r] for r in rows])
+
+
+@pytest.mark.parametrize("first", [
+    ["Zebedee Quint", "female", "Germany", "psilocybin"],  # no value shapes: the cells recur below them
+    ["Quokkas whispered marmalade sonnets beside Lake Wobblemere.", "Zebedee Quint", "Turnips hummed at dawn!"],
+])
+def test_header_without_value_shapes_is_still_caught(tmp_path, first):
+    from tests.readers._helpers import write_csv
+
+    below = [["Alba Rowe", "male", "Germany", "lsd"], ["Cato Finch", "female", "France", "psilocybin"]]
+    if len(first) == 3:
+        below = [["Invented remark about sleep.", "Alba Rowe", "Made-up note."],
+                 ["Fictional text on mood.", "Cato Finch", "Another made-up note."]]
+    path = write_csv(tmp_path / "wave1.csv", [first] + below)
+    profile = inspect_export(path, format="generic")
+    text = render_profile(profile) + draft_mapping_yaml(profile, "demo_study")
+    assert profile.header_looks_like_data
+    assert not [v for v in first if v in text]
+    assert "Zebedee" not in text and "Quint" not in text
+
+
+def test_one_value_shaped_cell_makes_an_assumed_header_data(tmp_path):
+    """A generic header is only assumed: one value-shaped cell is enough to hide every cell (the safe side)."""
+    from tests.readers._helpers import write_csv
+
+    header = ["Timestamp", "Contact (zebedee.quint@example.org)", "How old are you?", "Duration (in seconds)"]
+    rows = [header, ["7/31/2023 16:21:36", "alba.rowe@example.invalid", "31", "420"],
+            ["8/1/2023 9:02:10", "", "45", "380"]]
+    profile = inspect_export(write_csv(tmp_path / "forms.csv", rows), format="generic")
+    text = render_profile(profile) + draft_mapping_yaml(profile, "demo_study")
+    assert profile.header_looks_like_data and "an email address at column(s) 2 (B)" in text
+    assert "zebedee" not in text.lower() and "How old" not in text
+
+
+def test_value_shaped_question_text_in_a_proven_header_is_hidden_alone(tmp_path):
+    """Qualtrics proves its header (ImportId row): a value-shaped question is dropped, the rest is shown."""
+    from tests.readers._helpers import write_csv
+
+    records = csv_records(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv")
+    q1 = records[0].index("Q1")
+    records[1][q1] = "Write to zebedee.quint@example.org or call +44 7700 900123 if unsure"
+    profile = inspect_export(write_csv(tmp_path / "qualtrics.csv", records))
+    text = render_profile(profile) + draft_mapping_yaml(profile, "demo_study")
+    assert profile.format_name == "qualtrics_csv" and not profile.header_looks_like_data
+    assert profile.column("Q1").question == "" and profile.column("Q2").question
+    assert "zebedee" not in text.lower() and "7700" not in text
+    assert "RecipientEmail" in text and "Duration (in seconds)" in text
+
+
+def test_qualtrics_header_is_still_shown():
+    profile = inspect_export(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv")
+    rendered = render_profile(profile)
+    assert not profile.header_looks_like_data and not [c for c in profile.columns if c.header_hidden]
+    for name in ("RecipientEmail", "IPAddress", "ResponseId", "Duration (in seconds)", "Q1", "Q2"):
+        assert name in rendered, name
+    assert all(c.question for c in profile.columns)  # question text (row 2) kept
+    assert "looks like data" not in rendered and "hidden" not in rendered
+
+
+@pytest.mark.parametrize("name", ["Q1", "Q6_1677721500000000_TEXT", "RecipientEmail", "Duration (in seconds)",
+                                  "How old are you?", "protocol[SQ001]", "group_demo/age", "_location_latitude",
+                                  "Which substances have you microdosed? | Other (please specify)", "Custom Data 1",
+                                  "Email Address", "IP Address", "meta/instanceID", "Q3.1"])
+def test_legitimate_header_cells_pass_the_gate(name):
+    from pipelines.readers.inspect import vet_header_cell
+
+    assert vet_header_cell(name, 4) == (name, None)
+
+
+@pytest.mark.parametrize("cell", CANARIES[:2] + CANARIES[3:5] + [
+    "42", "-0.5", "52.3702157", "07/31/2023 04:21:36 PM", "2001:db8::1", "https://example.invalid/x", "www.zebedee.net",
+    "+1 (555) 010-9999", "11400000001", "16:21", "—", "zebedee.quint＠example.org"])
+def test_value_shaped_cells_are_replaced_by_their_position(cell):
+    from pipelines.readers.inspect import vet_header_cell
+
+    assert vet_header_cell(cell, 4)[0] == "column_4"
+    assert vet_header_cell(cell, 4, role="question")[0] == ""
+    assert vet_header_cell("Q1", 4, header_is_data=True)[0] == "column_4"
+
+
+def test_a_profile_with_a_value_shaped_name_cannot_be_built():
+    from pipelines.readers.inspect import ColumnProfile, ExportProfile
+
+    column = ColumnProfile("canary.person@example.org", "", "text labels", 1.0, 3, None, False)
+    with pytest.raises(ValueError) as info:
+        ExportProfile("x.csv", "generic", 3, {"response": 3}, (column,), ())
+    assert "canary" not in str(info.value)
+    with pytest.raises(ValueError):
+        ExportProfile("x.csv", "generic", 3, {}, (ColumnProfile("Q1", "", "empty", 0.0, 0, None, False),), (),
+                      {"id_column": "203.0.113.77"})
