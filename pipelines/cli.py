@@ -1,4 +1,4 @@
-"""`survey-pipeline`: run the pipeline, show what it has seen, open the UI, query the analysts' copy."""
+"""`survey-pipeline`: run the pipeline, show what it has seen, open the UI, query the public or research tier."""
 
 from __future__ import annotations
 
@@ -146,25 +146,25 @@ def _refused(tier: str, path: Path) -> click.ClickException:
 def _check_statements(conn, sql: str, tier: str, path: Path) -> None:
     """Parse without running; refuse anything that is not a read. A parse error is the user's own SQL: shown as is."""
     try:
-        statements = conn.extract_statements(sql)
+        kinds = [statement.type.name for statement in conn.extract_statements(sql)]
     except duckdb.ParserException as exc:
         raise click.ClickException(str(exc)) from None
     except (ValueError, duckdb.Error):
         # a statement kind this DuckDB's Python API cannot even name (e.g. UPDATE EXTENSIONS): not a read
         raise _refused(tier, path) from None
-    if not statements:
+    if not kinds:
         raise click.ClickException("no SQL statement given")
-    for statement in statements:
-        if statement.type.name not in _READ_STATEMENTS:
-            raise _refused(tier, path)
+    if any(kind not in _READ_STATEMENTS for kind in kinds):
+        raise _refused(tier, path)
 
 
 @main.command()
 @click.argument("sql")
 @click.option("--tier", type=click.Choice(["public", "research"]), default="public", show_default=True,
-              help="public = the public tier, public.duckdb in SURVEY_PUBLIC_DIR (default data/public/public.duckdb); "
-                   "research = the research tier, SURVEY_RESEARCH_TIER (default data/research/research.duckdb). "
-                   "The restricted live warehouse is never queryable from this tool.")
+              help="public = the public tier, public_tier.duckdb in SURVEY_PUBLIC_DIR (default "
+                   "data/public/public_tier.duckdb); research = the research tier, the file SURVEY_RESEARCH_TIER names "
+                   "(default data/research/research_tier.duckdb). The restricted live warehouse is never queryable "
+                   "from this tool.")
 def query(sql: str, tier: str) -> None:
     """Run read-only SQL against one tier's DuckDB file (sealed: no files, ATTACH, COPY, extensions or SET)."""
     settings = load_settings()

@@ -18,7 +18,7 @@ class WarehouseBusy(RuntimeError):
 
 def _busy(path: Path) -> WarehouseBusy:
     return WarehouseBusy(
-        f"{path} is in use by another process (a running ingestion?); query the analysts' copy, "
+        f"{path} is in use by another process (a running ingestion?); query the research or public tier instead, "
         "or try again when the run has finished"
     )
 
