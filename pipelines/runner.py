@@ -38,6 +38,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
     """Point DAGSTER_HOME at the configured folder, giving it the repository's dagster.yaml if it has none."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)  # run records hold only counts, but nobody else needs them
     if not (home / "dagster.yaml").exists() and DAGSTER_YAML.exists():
         shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)

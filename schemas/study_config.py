@@ -105,7 +105,8 @@ class DisclosureSettings(_Strict):
 
     k: int = Field(default=5, ge=2)  # every quasi-identifier combination is shared by >= k participants
     quasi_identifiers: list[QuasiIdentifier] = Field(
-        default=["age_band", "gender", "country", "substance", "response_quarter"], min_length=1)
+        default=["age_band", "gender", "country", "substance", "response_quarter", "protocol", "dose_band"],
+        min_length=1)
     max_suppressed_share: float = Field(default=0.05, ge=0, le=1)  # records whose identifiers may be withheld
     min_cell: int = Field(default=11, ge=2)  # no public figure rests on fewer participants
     count_noise_max: int = Field(default=3, ge=1, le=10)  # cell-key noise on counts lies in [-max, +max]

@@ -88,8 +88,34 @@ def _evaluate(conn, qis: list[str], levels: dict[str, int], k: int, common: tupl
     return int(row[0]), int(row[1]), int(row[2])
 
 
+def _evaluate_many(conn, qis: list[str], nodes: list[dict[str, int]], k: int,
+                   common: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(participants, records) in classes below k for each node, in one query over signatures x nodes."""
+    conn.execute("CREATE OR REPLACE TEMP TABLE dc_nodes (node INTEGER, "
+                 + ", ".join(f"l_{qi} INTEGER" for qi in qis) + ")")
+    conn.executemany(f"INSERT INTO dc_nodes VALUES (?, {', '.join('?' * len(qis))})",
+                     [[i, *(node[qi] for qi in qis)] for i, node in enumerate(nodes)])
+    exprs = {}
+    for qi in qis:
+        levels = HIERARCHIES[qi].levels
+        whens = " ".join(f"WHEN {lvl} THEN {HIERARCHIES[qi].sql(lvl, f's.{qi}', common=common)}"
+                         for lvl in range(len(levels)))
+        exprs[qi] = f"CASE n.l_{qi} {whens} END"
+    rows = conn.execute(
+        f"""SELECT node, coalesce(sum(n) FILTER (WHERE n < ?), 0), coalesce(sum(records) FILTER (WHERE n < ?), 0)
+            FROM (SELECT n.node, list_transform(sig, lambda s: {_struct(qis, exprs)}) AS g,
+                         sum(participants) AS n, sum(records) AS records
+                  FROM dc_sig0 CROSS JOIN dc_nodes n GROUP BY n.node, g)
+            GROUP BY node""",
+        [k, k],
+    ).fetchall()
+    conn.execute("DROP TABLE dc_nodes")
+    found = {node: (int(p), int(r)) for node, p, r in rows}
+    return [found[i] for i in range(len(nodes))]
+
+
 def choose_generalisation(conn, study: str, settings: DisclosureSettings) -> Treatment:
-    """Search the lattice of generalisation levels for the study's quasi-identifiers."""
+    """Search the lattice of generalisation levels for the study's quasi-identifiers, one loss level at a time."""
     qis = list(settings.quasi_identifiers)
     common = common_genders(conn, study, settings)
     _signatures(conn, study, qis)
@@ -100,28 +126,35 @@ def choose_generalisation(conn, study: str, settings: DisclosureSettings) -> Tre
     unique = _evaluate(conn, qis, finest, 2, common)[1]
 
     nodes = [dict(zip(qis, combo)) for combo in itertools.product(*(range(HIERARCHIES[q].height + 1) for q in qis))]
-    nodes.sort(key=lambda node: (_loss(node), tuple(node.values())))
-    best: Generalisation | None = None
-    fallback: Generalisation | None = None
+    by_loss: dict[float, list[dict[str, int]]] = {}
     for node in nodes:
-        loss = _loss(node)
-        if best is not None and loss > best.loss:
+        by_loss.setdefault(round(_loss(node), 9), []).append(node)
+    fallback: Generalisation | None = None
+    for loss in sorted(by_loss):
+        level = sorted(by_loss[loss], key=lambda node: tuple(node.values()))
+        candidates = [Generalisation(node, loss, p, r)
+                      for node, (p, r) in zip(level, _evaluate_many(conn, qis, level, settings.k, common))]
+        feasible = [c for c in candidates if c.records_below_k <= budget]
+        if feasible:
+            chosen = min(feasible, key=lambda c: c.records_below_k)
             break
-        participants_small, records_small, _ = _evaluate(conn, qis, node, settings.k, common)
-        candidate = Generalisation(node, loss, participants_small, records_small)
-        if records_small <= budget:
-            if best is None or records_small < best.records_below_k:
-                best = candidate
-        elif fallback is None or records_small < fallback.records_below_k:
-            fallback = candidate  # no node meets the budget (tiny study): fewest withheld records
-    chosen = best or fallback
+        best_here = min(candidates, key=lambda c: c.records_below_k)
+        if fallback is None or best_here.records_below_k < fallback.records_below_k:
+            fallback = best_here  # no node meets the budget (tiny study): fewest withheld records
+    else:
+        chosen = fallback
     return Treatment(chosen, common, records, classes_small0, records_small0,
                      unique / records if records else 0.0)
 
 
+# Analysis variables lose more when generalised than demographics do, so the search climbs them last.
+WEIGHTS = {"substance": 2.0, "protocol": 2.0, "dose_band": 2.0}
+
+
 def _loss(node: dict[str, int]) -> float:
-    """Information loss of a node: the mean share of each hierarchy climbed (0 = finest, 1 = all withheld)."""
-    return sum(level / HIERARCHIES[qi].height for qi, level in node.items()) / len(node)
+    """Information loss of a node: the weighted mean share of each hierarchy climbed (0 finest, 1 all withheld)."""
+    total = sum(WEIGHTS.get(qi, 1.0) for qi in node)
+    return sum(WEIGHTS.get(qi, 1.0) * level / HIERARCHIES[qi].height for qi, level in node.items()) / total
 
 
 def generalised_rows(conn, study: str, settings: DisclosureSettings, treatment: Treatment) -> None:

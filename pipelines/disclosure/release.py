@@ -27,6 +27,13 @@ from pipelines.warehouse.tables import (
 from schemas.study_config import PROTOCOLS, SUBSTANCES, StudyConfig
 
 RESEARCH_MODE, PUBLIC_MODE = 0o640, 0o644
+# Columns beside the quasi-identifiers that would single people out (a red-team run matched half the sample to one
+# person from dose amount, stack and follow-up timing): coarsened or withheld in the research tier.
+RESEARCH_COARSENED = {"days_since_baseline": "CAST(floor(r.days_since_baseline / 7) * 7 AS INTEGER)"}
+RESEARCH_WITHHELD = ("dose_amount", "dose_range_low", "dose_range_high", "days_on", "days_off", "stack_components",
+                     "medication_classes", "source_file", "loaded_at")
+# Flags that restate a quasi-identifier: withheld whenever that identifier is generalised or withheld.
+DERIVED_FROM_QI = {"protocol": ("flag_daily_dosing",), "dose_band": ("flag_above_micro",)}
 MEASURES = {"phq9_total": "phq9", "gad7_total": "gad7"}  # measure column -> instrument (its range)
 SIGNALS = ("phq9_item9", "qids_item12", "lithium", "ssri_snri", "maoi", "above_micro", "daily_dosing")
 
@@ -70,17 +77,14 @@ def write_research_tier(conn, target: Path, studies: dict[str, StudyConfig], key
     A study present in the warehouse but without a configuration is left out (and reported)."""
     ensure_tables(conn)
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.exists():
+        target.parent.mkdir(parents=True, mode=0o750)  # owner and the approved researchers' group
     tmp = _atomic_path(target)
     report = ResearchReport()
     salt = research_pseudonym_salt(key)
     conn.execute(f"ATTACH {_quote(str(tmp))} AS rt")
     try:
         ensure_tables(conn, catalog="rt", tables=RESEARCH_TIER_TABLES)
-        for table in RESEARCH_TIER_TABLES:
-            if table.schema == "ops":
-                cols = ", ".join(column_names(table))
-                conn.execute(f"INSERT INTO rt.{table.qualified} ({cols}) SELECT {cols} FROM {table.qualified}")
         present = [r[0] for r in conn.execute("SELECT DISTINCT study FROM research.responses ORDER BY 1").fetchall()]
         for study in present:
             if study not in studies:
@@ -108,12 +112,20 @@ def _research_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
     treatment = kanonymity.choose_generalisation(conn, study, settings)
     kanonymity.generalised_rows(conn, study, settings, treatment)
     cols = column_names(RESPONSES)
+    levels = treatment.generalisation.levels
+    derived = {flag: qi for qi, flags in DERIVED_FROM_QI.items() for flag in flags}
     select = []
     for c in cols:
         if c == "participant_id":
             select.append("sha256(? || r.participant_id)")
         elif c in qis:
             select.append(f"g.{c}")
+        elif c in RESEARCH_WITHHELD:
+            select.append("NULL")
+        elif c in RESEARCH_COARSENED:
+            select.append(RESEARCH_COARSENED[c])
+        elif c in derived and derived[c] in qis:
+            select.append("NULL" if levels[derived[c]] > 0 else f"CASE WHEN g.withheld THEN NULL ELSE r.{c} END")
         else:
             select.append(f"r.{c}")
     conn.execute(
@@ -152,7 +164,8 @@ def _research_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
         "records_below_k_before": treatment.records_below_k_before,
         "sample_unique_share_before": treatment.sample_unique_before,
         "records_generalised": int(generalised), "records_identifiers_withheld": int(withheld),
-        "records_removed": int(removed),
+        "records_removed": int(removed), "columns_withheld": [c for c in RESEARCH_WITHHELD],
+        "columns_coarsened": {"days_since_baseline": "whole weeks"},
         **after,
     }
 
@@ -216,7 +229,7 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
     waves = sorted({w.name for w in config.waves} | {r[0] for r in conn.execute(
         "SELECT DISTINCT wave FROM research.responses WHERE study = ?", [study]).fetchall()})
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE dc_cells AS
+        f"""CREATE OR REPLACE TEMP TABLE dc_cells0 AS
             WITH base AS (
                 SELECT coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
                        coalesce(dose_band, 'unknown') AS dose_band, wave, dc_record_key(?, participant_id) AS record_key,
@@ -238,18 +251,31 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
             LEFT JOIN agg USING (substance, protocol, dose_band, wave)""",
         [salt, study],
     )
+    # a cell holding exactly the people of a coarser cell containing it would repeat that cell's figures and show
+    # that its siblings are empty: such a cell is withheld whole (the coarser one is published)
+    conn.execute(
+        """CREATE OR REPLACE TEMP TABLE dc_cells AS
+           SELECT c.*, EXISTS (
+               SELECT 1 FROM dc_cells0 m
+               WHERE m.substance = c.substance AND m.wave = c.wave AND m.n = c.n AND c.n > 0
+                 AND (m.protocol = 'all' OR m.protocol = c.protocol) AND (m.dose_band = 'all' OR m.dose_band = c.dose_band)
+                 AND (m.protocol = 'all')::INT + (m.dose_band = 'all')::INT
+                     > (c.protocol = 'all')::INT + (c.dose_band = 'all')::INT) AS same_as_margin
+           FROM dc_cells0 c""")
+    conn.execute("DROP TABLE dc_cells0")
     min_cell = settings.min_cell
     for measure, instrument in MEASURES.items():
         inst = get_instrument(instrument)
         lo, hi = inst.item_range[0] * inst.items, inst.item_range[1] * inst.items
         scale = (hi - lo) / settings.mean_epsilon
-        ok = f"(n >= {min_cell} AND {measure}_n >= {min_cell} AND {measure}_min < {measure}_max)"
+        ok = f"(n >= {min_cell} AND {measure}_n >= {min_cell} AND {measure}_min < {measure}_max AND NOT same_as_margin)"
         conn.execute(
             f"""INSERT INTO public.outcomes ({', '.join(column_names(OUTCOMES))})
-                SELECT ?, grouping, substance, protocol, dose_band, wave, dc_count(n, cell_key), ?,
+                SELECT ?, grouping, substance, protocol, dose_band, wave,
+                       CASE WHEN NOT same_as_margin THEN dc_count(n, cell_key) END, ?,
                        CASE WHEN {ok} THEN dc_count({measure}_n, cell_key) END,
                        CASE WHEN {ok} THEN round(least(greatest(
-                           ({measure}_sum + dc_laplace(dc_uniform(cell_key, 'sum:{measure}'), {scale!r}))
+                           ({measure}_sum + dc_laplace(dc_uniform(cell_key, 'sum:{measure}:' || {measure}_sum), {scale!r}))
                            / {measure}_n, {lo}), {hi}), 1) END,
                        NOT coalesce({ok}, false)
                 FROM dc_cells""",
@@ -262,12 +288,13 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
         )
     for signal in SIGNALS:
         a, f = f"{signal}_assessed", f"{signal}_flagged"
-        ok = (f"({a} >= {min_cell} AND dc_sensitive_ok({f}, cell_key, '{signal}:flagged') "
+        ok = (f"({a} >= {min_cell} AND NOT same_as_margin AND dc_sensitive_ok({f}, cell_key, '{signal}:flagged') "
               f"AND dc_sensitive_ok({a} - {f}, cell_key, '{signal}:not_flagged'))")
         conn.execute(
             f"""INSERT INTO public.safety_signals ({', '.join(column_names(SAFETY_SIGNALS))})
-                SELECT ?, grouping, substance, protocol, dose_band, wave, dc_count(n, cell_key), ?,
-                       dc_count(coalesce({a}, 0), cell_key), CASE WHEN {ok} THEN dc_count({f}, cell_key) END,
+                SELECT ?, grouping, substance, protocol, dose_band, wave,
+                       CASE WHEN NOT same_as_margin THEN dc_count(n, cell_key) END, ?,
+                       CASE WHEN NOT same_as_margin THEN dc_count(coalesce({a}, 0), cell_key) END, CASE WHEN {ok} THEN dc_count({f}, cell_key) END,
                        NOT coalesce({ok}, false)
                 FROM dc_cells""",
             [study, signal],

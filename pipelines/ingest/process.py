@@ -7,6 +7,7 @@ counts and names, so it is safe to put in Dagster metadata and logs.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -68,6 +69,17 @@ def staging_dir_for(staging_root: Path, study: str, sha256: str) -> Path:
     return Path(staging_root) / study / sha256[:16]
 
 
+def make_staging_dir(staging_root: Path, study: str, sha256: str) -> Path:
+    """A fresh, owner-only staging folder: staged Parquet is row-level restricted data until it is loaded."""
+    root = Path(staging_root)
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    out_dir = staging_dir_for(root, study, sha256)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True, mode=0o700)
+    return out_dir
+
+
 def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes, staging_root: Path,
                  chunk_rows: int = 50_000, bands: DoseBands | None = None, sha256: str | None = None) -> FileOutcome:
     """Stage one export; raises ExportReadError / StudyConfigError (value-free) if it cannot be read."""
@@ -82,9 +94,7 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
                   withheld=getattr(reader, "withheld_columns", ()))
     schema = mapped_schema(study)
     bands = bands or coerce_bands(study.dose.bands)
-    out_dir = staging_dir_for(staging_root, study.study, sha256)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
+    out_dir = make_staging_dir(staging_root, study.study, sha256)
     outcome = FileOutcome(study.study, path.name, sha256, wave.name if wave else "(per row)", out_dir,
                           unmapped_columns=unmapped_columns(study, reader.names, reader.consumed_columns))
 
@@ -149,9 +159,7 @@ def process_withdrawal_list(path: Path, study: StudyConfig, *, study_file: str, 
     except csv.Error as exc:
         raise ExportReadError(path.name, f"the withdrawal list is not a readable CSV ({type(exc).__name__})",
                               expected="a comma-separated file with a header row") from None
-    out_dir = staging_dir_for(staging_root, study.study, sha256)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
+    out_dir = make_staging_dir(staging_root, study.study, sha256)
     outcome = FileOutcome(study.study, path.name, sha256, WITHDRAWAL_LIST_WAVE, out_dir, rows_read=len(keys))
     values = normalise_key_values(pd.Series(keys, dtype="string"), study.participant_key.normalise)
     pid = pseudonymise(values, key, study=study.study)

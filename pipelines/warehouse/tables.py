@@ -41,23 +41,23 @@ RESPONSES = Table(
         Column("study", "VARCHAR", "study name (the study configuration's file name)"),
         Column("participant_id", "VARCHAR", "HMAC-SHA256 pseudonym of the participant key, keyed by a secret outside the data (research_tier.duckdb has a second, tier-specific pseudonym)"),
         Column("wave", "VARCHAR", "survey wave, e.g. baseline or followup_30d"),
-        Column("days_since_baseline", "INTEGER", "days from the participant's baseline response; NULL until the baseline is loaded"),
+        Column("days_since_baseline", "INTEGER", "days from the participant's baseline response (research_tier.duckdb: rounded down to whole weeks, in days); NULL until the baseline is loaded"),
         Column("response_quarter", "VARCHAR", "calendar quarter of the response, e.g. 2025-Q2 (no finer date is kept); in research_tier.duckdb possibly a half-year (2025-H1) or year, see Privacy model"),
         Column("age_band", "VARCHAR", "age in bands 18-24 ... 65+ (top-coded); in research_tier.duckdb possibly 18-34/35-54/55+; NULL if not answered or withheld"),
         Column("gender", "VARCHAR", "gender category as mapped by the study; in research_tier.duckdb rare categories may read another_category; NULL if not answered or withheld"),
         Column("country", "VARCHAR", "country (nothing finer is loaded); in research_tier.duckdb possibly a world region; NULL if withheld"),
         Column("substance", "VARCHAR", "psilocybin_mushrooms, lsd or lsd_analogue (in research_tier.duckdb possibly lsd_or_analogue)"),
-        Column("dose_amount", "DOUBLE", "normalised dose: grams of dried mushroom, or micrograms for LSD and analogues"),
+        Column("dose_amount", "DOUBLE", "normalised dose: grams of dried mushroom, or micrograms for LSD and analogues; withheld (NULL) in research_tier.duckdb"),
         Column("dose_unit", "VARCHAR", "g or ug"),
         Column("dose_status", "VARCHAR", "how the free-text dose was read: exact, range, unit_inferred, ambiguous, unparseable, missing"),
-        Column("dose_range_low", "DOUBLE", "lower end when the dose was given as a range (dose_amount is the midpoint)"),
-        Column("dose_range_high", "DOUBLE", "upper end when the dose was given as a range"),
+        Column("dose_range_low", "DOUBLE", "lower end when the dose was given as a range (dose_amount is the midpoint); withheld (NULL) in research_tier.duckdb"),
+        Column("dose_range_high", "DOUBLE", "upper end when the dose was given as a range; withheld (NULL) in research_tier.duckdb"),
         Column("dose_band", "VARCHAR", "very_low, standard, high_micro, above_micro (not a microdose) or unknown"),
         Column("protocol", "VARCHAR", "canonical dosing protocol: fadiman, stamets, every_other_day, twice_weekly, daily, intuitive, other; unknown if not answered"),
-        Column("days_on", "TINYINT", "dosing days per cycle, where the protocol has a fixed schedule"),
-        Column("days_off", "TINYINT", "days off per cycle, where the protocol has a fixed schedule"),
-        Column("stack_components", "VARCHAR[]", "stack components taken with the microdose, e.g. lions_mane, niacin"),
-        Column("medication_classes", "VARCHAR[]", "interacting medication classes reported: lithium, ssri, snri, maoi; empty = none of them; NULL = not answered"),
+        Column("days_on", "TINYINT", "dosing days per cycle, where the protocol has a fixed schedule; withheld (NULL) in research_tier.duckdb"),
+        Column("days_off", "TINYINT", "days off per cycle, where the protocol has a fixed schedule; withheld (NULL) in research_tier.duckdb"),
+        Column("stack_components", "VARCHAR[]", "stack components taken with the microdose, e.g. lions_mane, niacin; withheld (NULL) in research_tier.duckdb"),
+        Column("medication_classes", "VARCHAR[]", "interacting medication classes reported: lithium, ssri, snri, maoi; empty = none of them; NULL = not answered; withheld (NULL) in research_tier.duckdb"),
         *_items("phq9", 9, "PHQ-9"),
         Column("phq9_total", "TINYINT", "PHQ-9 total 0-27; NULL if any item is missing"),
         Column("phq9_band", "VARCHAR", "PHQ-9 severity: none_minimal, mild, moderate, moderately_severe, severe"),
@@ -69,10 +69,10 @@ RESPONSES = Table(
         Column("flag_lithium", "BOOLEAN", "safety signal: lithium reported (seizure reports with psychedelics)"),
         Column("flag_ssri_snri", "BOOLEAN", "safety signal: an SSRI or SNRI reported"),
         Column("flag_maoi", "BOOLEAN", "safety signal: an MAOI reported"),
-        Column("flag_above_micro", "BOOLEAN", "safety signal: the dose is above the microdose range; NULL if unknown"),
-        Column("flag_daily_dosing", "BOOLEAN", "safety signal: daily dosing (tolerance builds fast); NULL if unknown"),
-        Column("source_file", "VARCHAR", "landing file the row was loaded from (see ops.ingested_files)"),
-        Column("loaded_at", "TIMESTAMP", "when the row was loaded (UTC)"),
+        Column("flag_above_micro", "BOOLEAN", "safety signal: the dose is above the microdose range; NULL if unknown; in research_tier.duckdb withheld where its quasi-identifier is generalised"),
+        Column("flag_daily_dosing", "BOOLEAN", "safety signal: daily dosing (tolerance builds fast); NULL if unknown; in research_tier.duckdb withheld where its quasi-identifier is generalised"),
+        Column("source_file", "VARCHAR", "landing file the row was loaded from (see ops.ingested_files); withheld (NULL) in research_tier.duckdb"),
+        Column("loaded_at", "TIMESTAMP", "when the row was loaded (UTC); withheld (NULL) in research_tier.duckdb"),
     ),
     primary_key=("study", "participant_id", "wave"),
 )
@@ -122,7 +122,7 @@ RESPONSE_DAYS = Table(
 
 QUARANTINE = Table(
     "ops", "quarantine",
-    "Rows that failed validation: where and which check, never the value.",
+    "Rows that failed validation: where and which check, never the value. Restricted (row positions in landing files).",
     (
         Column("study", "VARCHAR", "study name"),
         Column("file_name", "VARCHAR", "landing file"),
@@ -132,6 +132,7 @@ QUARANTINE = Table(
         Column("check_name", "VARCHAR", "name of the failed check"),
         Column("quarantined_at", "TIMESTAMP", "when the row was quarantined (UTC)"),
     ),
+    released_in=None,
 )
 
 INGESTED_FILES = Table(
@@ -152,6 +153,7 @@ INGESTED_FILES = Table(
         Column("error", "VARCHAR", "why a failed file failed (names the file, line and expectation; never a value)"),
         Column("processed_at", "TIMESTAMP", "when the file was processed (UTC)"),
     ),
+    released_in=None,  # file names and times would date responses more finely than the research tier does
 )
 
 _CELL = (
