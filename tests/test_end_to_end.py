@@ -102,6 +102,7 @@ def test_sample_end_to_end(workspace):
     modes = {p: oct(p.stat().st_mode & 0o777) for p in (settings.warehouse, settings.research_tier, settings.public_tier)}
     assert list(modes.values()) == ["0o600", "0o640", "0o644"]
     assert oct(settings.warehouse.parent.stat().st_mode & 0o777) == "0o700"
+    assert oct(settings.staging_dir.stat().st_mode & 0o777) == "0o700"  # staged Parquet is row-level
 
 
 def _whole(value: str) -> re.Pattern:

@@ -209,3 +209,29 @@ def test_the_same_data_gives_the_same_release_and_another_key_another(sample_war
         conn.close()
     assert releases[0] == releases[1]
     assert releases[0] != releases[2]
+
+
+def test_a_cell_with_exactly_its_margins_people_is_withheld_whole(study):
+    """If all 15 LSD-analogue users are on Fadiman at the standard band, the finer cells would repeat the
+    substance margin and show that every other protocol and band of LSD analogues is empty."""
+    import duckdb
+
+    from pipelines.warehouse.tables import ensure_tables
+
+    conn = duckdb.connect()
+    ensure_tables(conn)
+    rows = [(f"a{i:03d}", "lsd_analogue", "fadiman", "standard", 5 + i % 7) for i in range(15)]
+    rows += [(f"p{i:03d}", "psilocybin_mushrooms", ("fadiman", "stamets")[i % 2], "standard", i % 20) for i in range(40)]
+    conn.executemany("INSERT INTO research.responses (study, participant_id, wave, substance, protocol, dose_band, "
+                     "phq9_total) VALUES ('microdose_mood', ?, 'baseline', ?, ?, ?, ?)", rows)
+    release.build_public_tables(conn, {study.study: study}, KEY)
+    got = {r[0]: r[1:] for r in conn.execute(
+        """SELECT grouping, n_participants, n, suppressed FROM public.outcomes
+           WHERE substance = 'lsd_analogue' AND wave = 'baseline' AND measure = 'phq9_total'
+             AND protocol IN ('fadiman', 'all') AND dose_band IN ('standard', 'all')""").fetchall()}
+    assert got["substance"][0] is not None and got["substance"][2] is False  # the margin is published
+    for finer in ("substance_protocol", "substance_dose_band", "substance_protocol_dose_band"):
+        assert got[finer] == (None, None, True), finer
+    # psilocybin's cells hold different people from their margin: published as usual
+    assert conn.execute("""SELECT count(*) FROM public.outcomes WHERE substance = 'psilocybin_mushrooms'
+                           AND grouping = 'substance_protocol' AND NOT suppressed""").fetchone()[0] == 2

@@ -45,6 +45,17 @@ def test_sample_research_tier_is_k_anonymous(warehouse, study, tmp_path):
     assert figures["records"] + figures["records_removed"] == figures["records_before"]
     assert figures["records_identifiers_withheld"] + figures["records_removed"] <= 0.05 * figures["records_before"]
     assert figures["max_reidentification_risk"] <= 0.2
+    # columns that would single people out beside the quasi-identifiers are withheld or coarsened, bookkeeping stays
+    withheld = list(release.RESEARCH_WITHHELD)
+    with duckdb.connect(str(target), read_only=True) as conn:
+        filled = conn.execute(f"SELECT {', '.join(f'count({c})' for c in withheld)} FROM research.responses").fetchone()
+        assert dict(zip(withheld, filled)) == {c: 0 for c in withheld}
+        assert conn.execute("SELECT count(*), count(*) FILTER (WHERE days_since_baseline % 7 = 0) "
+                            "FROM research.responses WHERE days_since_baseline IS NOT NULL").fetchone()[0] > 100
+        assert conn.execute("SELECT bool_and(days_since_baseline % 7 = 0) FROM research.responses").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name <> 'research'").fetchone()[0] == 0
+        if figures["generalisation"]["protocol"] != "protocol":
+            assert conn.execute("SELECT count(flag_daily_dosing) FROM research.responses").fetchone()[0] == 0
     # the tier's pseudonyms are its own: they do not match the restricted warehouse's
     with duckdb.connect(str(target), read_only=True) as conn:
         ids = {r[0] for r in conn.execute("SELECT participant_id FROM research.responses").fetchall()}
