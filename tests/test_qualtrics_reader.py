@@ -26,6 +26,7 @@ def read_all(path):
     return [chunk for chunk in QualtricsCsvReader(path, chunk_rows=2).iter_chunks()]
 
 
+@pytest.mark.real_exports
 def test_real_current_export_reads_with_record_numbers():
     reader = QualtricsCsvReader(REAL_EXPORTS / "qualtrics_2020_datatable_numeric_minus99_first20.csv", chunk_rows=7)
     chunks = list(reader.iter_chunks())
@@ -37,6 +38,7 @@ def test_real_current_export_reads_with_record_numbers():
     assert "test" in set().union(*(set(c["__kind"]) for c in chunks))
 
 
+@pytest.mark.real_exports
 def test_real_export_with_german_labels_reads():
     reader = QualtricsCsvReader(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv")
     assert reader.names[:3] == ["StartDate", "EndDate", "Status"]

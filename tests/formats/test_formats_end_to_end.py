@@ -324,6 +324,7 @@ def redcap_secrets(rows) -> set[str]:
     return secrets - {r["date_enrolled"] for r in rows}
 
 
+@pytest.mark.real_exports
 def test_redcap_longitudinal_events_as_waves(formats_workspace):
     ws = formats_workspace
     _, rows = records(REDCAP_DATA, 1)
@@ -378,6 +379,7 @@ def test_redcap_longitudinal_events_as_waves(formats_workspace):
     assert_nothing_identifying(ws, secrets, source=REDCAP_DATA, exact={r["study_id"] for r in rows})
 
 
+@pytest.mark.real_exports
 @pytest.mark.parametrize("key, column", [
     ("participant_key.column", "email"),
     ("participant_key.column", "first_name"),

@@ -1,4 +1,7 @@
-"""Paths and small builders shared by the reader tests (no conftest: the shared one imports unfinished modules)."""
+"""Paths and small builders shared by the reader tests (no conftest: the shared one imports unfinished modules).
+
+Tests that read REAL_EXPORTS carry the `real_exports` marker: tests/conftest.py skips them where the folder is absent.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from xml.sax.saxutils import escape
 
 import pandas as pd
 
-REAL_EXPORTS = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "real-exports"
+from tests.paths import REAL_EXPORTS  # noqa: F401  (re-exported for the reader tests)
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 READER_COLUMNS = ["__row", "__kind", "__finished", "__recorded"]
 REDCAP_PROJECTS = {

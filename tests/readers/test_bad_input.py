@@ -43,6 +43,7 @@ def test_empty_file(tmp_path):
     assert_safe(refused(tmp_path, b"\xef\xbb\xbf\r\n  \n"), fragment="is empty")
 
 
+@pytest.mark.real_exports
 def test_header_rows_only_is_zero_rows_not_an_error(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(HEADER, encoding="utf-8")

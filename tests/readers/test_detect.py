@@ -21,11 +21,13 @@ REAL_FORMATS = {
 }
 
 
+@pytest.mark.real_exports
 @pytest.mark.parametrize("name, expected", sorted(REAL_FORMATS.items()))
 def test_real_exports_are_detected(name, expected):
     assert detect_format(REAL_EXPORTS / name) == expected
 
 
+@pytest.mark.real_exports
 @pytest.mark.parametrize("name, kind", [("redcap_longitudinal_dictionary.csv", "data dictionary"),
                                         ("redcap_checkboxes_dictionary.csv", "data dictionary"),
                                         ("redcap_repeating_dictionary.csv", "data dictionary"),
@@ -36,6 +38,7 @@ def test_redcap_side_files_are_named_not_read(name, kind):
     assert str(info.value).startswith(name) and kind in str(info.value)
 
 
+@pytest.mark.real_exports
 def test_open_export_keeps_the_old_signature_and_dispatches():
     assert type(open_export(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv", chunk_rows=5)) is QualtricsCsvReader
     assert type(open_export(REAL_EXPORTS / "qualtrics_legacy_v1v10_bom.csv")) is QualtricsLegacyReader
@@ -45,11 +48,13 @@ def test_open_export_keeps_the_old_signature_and_dispatches():
     assert type(reader) is RedcapReader and reader.format_name == "redcap"
 
 
+@pytest.mark.real_exports
 def test_redcap_without_dictionary_is_refused():
     with pytest.raises(ExportReadError, match="no data dictionary"):
         open_export(REAL_EXPORTS / "redcap_repeating_data.csv")
 
 
+@pytest.mark.real_exports
 def test_utf16_tsv_is_detected_and_read(tmp_path):
     records = csv_records(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv")
     path = write_csv(tmp_path / "survey.tsv", records, encoding="utf-16", delimiter="\t")
@@ -73,6 +78,7 @@ def test_generic_only_with_options():
     assert type(open_export(path, options={"recorded_column": "Timestamp"})) is GenericCsvReader
 
 
+@pytest.mark.real_exports
 def test_explicit_format_is_checked_against_the_file():
     with pytest.raises(ExportReadError, match="V1..V10"):
         open_export(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv", format="qualtrics_legacy")
@@ -82,6 +88,7 @@ def test_explicit_format_is_checked_against_the_file():
         open_export(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv", options={"sheet": "x"})
 
 
+@pytest.mark.real_exports
 def test_qualtrics_header_with_the_wrong_delimiter_is_named(tmp_path):
     records = csv_records(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv")
     path = write_csv(tmp_path / "semicolons.csv", records, delimiter=";")

@@ -38,6 +38,7 @@ NOT_EXPORTS = {"redcap_longitudinal_dictionary.csv": "data dictionary", "redcap_
 KIND_WORDS = {"response", "preview", "test"}  # the reader's own vocabulary, printed as counts
 
 
+@pytest.mark.real_exports
 def test_every_real_sample_file_is_covered():
     assert {p.name for p in REAL_EXPORTS.glob("*.csv")} == set(REAL) | set(NOT_EXPORTS)
 
@@ -48,6 +49,7 @@ def must_not_appear(path, header_records: int) -> set[str]:
     return {v for v in data_values(path, header_records) if v not in header_text and v.lower() not in KIND_WORDS}
 
 
+@pytest.mark.real_exports
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_inspect_real_export(name):
     fmt, header_records, dictionary, flagged = REAL[name]
@@ -80,6 +82,7 @@ def test_inspect_real_export(name):
     assert all(line.startswith("#") for line in draft.split("fields:", 1)[1].splitlines()[1:] if line.strip())
 
 
+@pytest.mark.real_exports
 def test_qualtrics_draft_guesses():
     profile = inspect_export(REAL_EXPORTS / "qualtrics_2020_datatable_numeric_minus99_first20.csv")
     mapping = yaml.safe_load(draft_mapping_yaml(profile, "wave_study"))
@@ -90,6 +93,7 @@ def test_qualtrics_draft_guesses():
     assert profile.column("Q2").inferred_type == "integer codes"
 
 
+@pytest.mark.real_exports
 def test_redcap_draft():
     profile = inspect_export(REAL_EXPORTS / "redcap_longitudinal_data.csv",
                              dictionary_path=REAL_EXPORTS / "redcap_longitudinal_dictionary.csv")
@@ -102,6 +106,7 @@ def test_redcap_draft():
     assert profile.column("email").inferred_type == "withheld" and profile.column("email").fill_rate is None
 
 
+@pytest.mark.real_exports
 @pytest.mark.parametrize("name", sorted(NOT_EXPORTS))
 def test_side_files_are_refused_by_name(name):
     with pytest.raises(ExportReadError) as info:
@@ -243,6 +248,7 @@ def test_one_value_shaped_cell_makes_an_assumed_header_data(tmp_path):
     assert "zebedee" not in text.lower() and "How old" not in text
 
 
+@pytest.mark.real_exports
 def test_value_shaped_question_text_in_a_proven_header_is_hidden_alone(tmp_path):
     """Qualtrics proves its header (ImportId row): a value-shaped question is dropped, the rest is shown."""
     from tests.readers._helpers import write_csv
@@ -258,6 +264,7 @@ def test_value_shaped_question_text_in_a_proven_header_is_hidden_alone(tmp_path)
     assert "RecipientEmail" in text and "Duration (in seconds)" in text
 
 
+@pytest.mark.real_exports
 def test_qualtrics_header_is_still_shown():
     profile = inspect_export(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv")
     rendered = render_profile(profile)

@@ -9,6 +9,7 @@ from pipelines.readers.qualtrics import METADATA_COLUMNS, Qualtrics2016Reader, Q
 from tests.readers._helpers import READER_COLUMNS, REAL_EXPORTS, csv_records, read_all, write_csv
 
 
+@pytest.mark.real_exports
 def test_legacy_names_rows_and_metadata():
     reader = QualtricsLegacyReader(REAL_EXPORTS / "qualtrics_legacy_v1v10_bom.csv")
     assert reader.names == ["ResponseID", "ResponseSet", "Name", "ExternalDataReference", "EmailAddress", "IPAddress",
@@ -23,6 +24,7 @@ def test_legacy_names_rows_and_metadata():
     assert frame.at[0, "ExternalDataReference"] == ""
 
 
+@pytest.mark.real_exports
 def test_2016_embedded_column_and_resaved_dates():
     reader = Qualtrics2016Reader(REAL_EXPORTS / "qualtrics_2016_excel_resaved_embedded_split.csv", chunk_rows=4)
     split = reader.columns[reader.names.index("split")]
@@ -38,6 +40,7 @@ def test_2016_embedded_column_and_resaved_dates():
     assert (frame.drop(columns=READER_COLUMNS).map(type) == str).all(axis=None)
 
 
+@pytest.mark.real_exports
 def test_2016_column_without_a_tag_gets_a_stable_name(tmp_path):
     records = csv_records(REAL_EXPORTS / "qualtrics_2016_excel_resaved_embedded_split.csv")
     records[0][5] = ""  # the embedded-data column loses its tag as well
@@ -47,6 +50,7 @@ def test_2016_column_without_a_tag_gets_a_stable_name(tmp_path):
     assert read_all(reader)["column_6"].tolist()[:2] == ["GroupA", "GroupB"]
 
 
+@pytest.mark.real_exports
 def test_minus_99_and_blanks_stay_text():
     reader = open_export(REAL_EXPORTS / "qualtrics_2020_datatable_numeric_minus99_first20.csv")
     frame = read_all(reader)

@@ -7,6 +7,8 @@ import pytest
 from pipelines.readers import ExportReadError, RedcapReader
 from tests.readers._helpers import READER_COLUMNS, REAL_EXPORTS, REDCAP_PROJECTS, csv_records, read_all, write_csv
 
+pytestmark = pytest.mark.real_exports  # every test reads a real project or its data dictionary
+
 
 def reader_for(project: str, chunk_rows: int = 50_000) -> RedcapReader:
     data, dictionary = REDCAP_PROJECTS[project]
