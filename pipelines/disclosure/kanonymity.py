@@ -20,6 +20,7 @@ from pipelines.disclosure.hierarchies import HIERARCHIES
 from schemas.study_config import DisclosureSettings
 
 COMMON_GENDER_SHARE = 0.05  # gender categories below this share of participants are merged (and below k always)
+BATCH_ROWS = 4_000_000  # signatures x lattice nodes evaluated in one query (bounds the search's memory)
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,14 @@ def choose_generalisation(conn, study: str, settings: DisclosureSettings) -> Tre
     by_loss: dict[float, list[dict[str, int]]] = {}
     for node in nodes:
         by_loss.setdefault(round(_loss(node), 9), []).append(node)
+    signatures = conn.execute("SELECT count(*) FROM dc_sig0").fetchone()[0]
+    per_query = max(1, BATCH_ROWS // max(signatures, 1))  # signatures x nodes per query stays bounded
     fallback: Generalisation | None = None
     for loss in sorted(by_loss):
         level = sorted(by_loss[loss], key=lambda node: tuple(node.values()))
-        candidates = [Generalisation(node, loss, p, r)
-                      for node, (p, r) in zip(level, _evaluate_many(conn, qis, level, settings.k, common))]
+        counts = [c for i in range(0, len(level), per_query)
+                  for c in _evaluate_many(conn, qis, level[i:i + per_query], settings.k, common)]
+        candidates = [Generalisation(node, loss, p, r) for node, (p, r) in zip(level, counts)]
         feasible = [c for c in candidates if c.records_below_k <= budget]
         if feasible:
             chosen = min(feasible, key=lambda c: c.records_below_k)
