@@ -39,8 +39,8 @@ def measure_pipeline(csv_path: Path, workdir: Path) -> dict:
     os.link(csv_path, landed) if csv_path.stat().st_dev == landed.parent.stat().st_dev else shutil.copy(csv_path, landed)
 
     from pipelines.defs.assets import (
-    deidentified_responses, public_tables, public_tier, research_responses, research_tier,
-)
+        deidentified_responses, public_tables, public_tier, research_responses, research_tier,
+    )
     from pipelines.defs.resources import default_resources
 
     start = time.perf_counter()
