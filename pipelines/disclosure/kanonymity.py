@@ -46,8 +46,35 @@ class Treatment:
     sample_unique_before: float
 
 
-def _struct(qis: list[str], expressions: dict[str, str]) -> str:
-    return "struct_pack(wave := s.wave, " + ", ".join(f"{qi} := {expressions[qi]}" for qi in qis) + ")"
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _pivot(qis: list[str], waves: list[str], value=lambda qi: qi) -> str:
+    """A participant's signature as fixed columns (one per wave and identifier, and whether the wave is there),
+    aggregated per participant: fixed-size states, so the group-by spills to disk at any size."""
+    out = []
+    for j, wave in enumerate(waves):
+        out.append(f"bool_or(wave = {_q(wave)}) AS present__{j}")
+        out += [f"any_value({value(qi)}) FILTER (WHERE wave = {_q(wave)}) AS {qi}__{j}" for qi in qis]
+    return ", ".join(out)
+
+
+def _columns(qis: list[str], waves: list[str], expression=lambda qi, j: f"{qi}__{j}") -> str:
+    return ", ".join(f"present__{j}, " + ", ".join(f"{expression(qi, j)} AS {qi}__{j}" for qi in qis)
+                     for j in range(len(waves)))
+
+
+def signature_key(qis: list[str], waves: list[str]) -> str:
+    """One text value per signature (NULL-safe), for grouping and joining participants by class."""
+    parts = [f"CAST(present__{j} AS VARCHAR)" for j in range(len(waves))]
+    parts += [f"coalesce({qi}__{j}, chr(30))" for j in range(len(waves)) for qi in qis]
+    return "concat_ws(chr(31), " + ", ".join(parts) + ")"
+
+
+def study_waves(conn, study: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT wave FROM research.responses WHERE study = ? ORDER BY 1", [study]).fetchall()]
 
 
 def common_genders(conn, study: str, settings: DisclosureSettings) -> tuple[str, ...]:
@@ -62,51 +89,50 @@ def common_genders(conn, study: str, settings: DisclosureSettings) -> tuple[str,
     return tuple(r[0] for r in rows)
 
 
-def _signatures(conn, study: str, qis: list[str]) -> None:
+def _signatures(conn, study: str, qis: list[str], waves: list[str]) -> None:
     """dc_sig0: distinct participant signatures at the finest level, with participants and records."""
-    fields = ", ".join(f"{qi} := {qi}" for qi in qis)
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE dc_sig0 AS
-            SELECT sig, count(*) AS participants, sum(len(sig)) AS records
-            FROM (SELECT participant_id, list(struct_pack(wave := wave, {fields}) ORDER BY wave) AS sig
+            SELECT * EXCLUDE (participant_id, records), count(*) AS participants, sum(records) AS records
+            FROM (SELECT participant_id, count(*) AS records, {_pivot(qis, waves)}
                   FROM research.responses WHERE study = ? GROUP BY participant_id)
-            GROUP BY sig""",
+            GROUP BY ALL""",
         [study],
     )
 
 
-def _evaluate(conn, qis: list[str], levels: dict[str, int], k: int, common: tuple[str, ...]) -> tuple[int, int, int]:
+def _evaluate(conn, qis: list[str], waves: list[str], levels: dict[str, int], k: int,
+              common: tuple[str, ...]) -> tuple[int, int, int]:
     """(participants, records, classes) in classes of fewer than k participants, for one lattice node."""
-    exprs = {qi: HIERARCHIES[qi].sql(levels[qi], f"s.{qi}", common=common) for qi in qis}
+    generalise = lambda qi, j: HIERARCHIES[qi].sql(levels[qi], f"{qi}__{j}", common=common)  # noqa: E731
     row = conn.execute(
         f"""SELECT coalesce(sum(n) FILTER (WHERE n < ?), 0), coalesce(sum(records) FILTER (WHERE n < ?), 0),
                    count(*) FILTER (WHERE n < ?)
-            FROM (SELECT list_transform(sig, lambda s: {_struct(qis, exprs)}) AS g,
-                         sum(participants) AS n, sum(records) AS records
-                  FROM dc_sig0 GROUP BY g)""",
+            FROM (SELECT {_columns(qis, waves, generalise)}, sum(participants) AS n, sum(records) AS records
+                  FROM dc_sig0 GROUP BY ALL)""",
         [k, k, k],
     ).fetchone()
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _evaluate_many(conn, qis: list[str], nodes: list[dict[str, int]], k: int,
+def _evaluate_many(conn, qis: list[str], waves: list[str], nodes: list[dict[str, int]], k: int,
                    common: tuple[str, ...]) -> list[tuple[int, int]]:
     """(participants, records) in classes below k for each node, in one query over signatures x nodes."""
     conn.execute("CREATE OR REPLACE TEMP TABLE dc_nodes (node INTEGER, "
                  + ", ".join(f"l_{qi} INTEGER" for qi in qis) + ")")
     conn.executemany(f"INSERT INTO dc_nodes VALUES (?, {', '.join('?' * len(qis))})",
                      [[i, *(node[qi] for qi in qis)] for i, node in enumerate(nodes)])
-    exprs = {}
-    for qi in qis:
-        levels = HIERARCHIES[qi].levels
-        whens = " ".join(f"WHEN {lvl} THEN {HIERARCHIES[qi].sql(lvl, f's.{qi}', common=common)}"
-                         for lvl in range(len(levels)))
-        exprs[qi] = f"CASE n.l_{qi} {whens} END"
+
+    def generalise(qi: str, j: int) -> str:
+        whens = " ".join(f"WHEN {lvl} THEN {HIERARCHIES[qi].sql(lvl, f's.{qi}__{j}', common=common)}"
+                         for lvl in range(len(HIERARCHIES[qi].levels)))
+        return f"CASE n.l_{qi} {whens} END"
+
+    columns = ", ".join(f"s.present__{j}, " + ", ".join(f"{generalise(qi, j)}" for qi in qis) for j in range(len(waves)))
     rows = conn.execute(
         f"""SELECT node, coalesce(sum(n) FILTER (WHERE n < ?), 0), coalesce(sum(records) FILTER (WHERE n < ?), 0)
-            FROM (SELECT n.node, list_transform(sig, lambda s: {_struct(qis, exprs)}) AS g,
-                         sum(participants) AS n, sum(records) AS records
-                  FROM dc_sig0 CROSS JOIN dc_nodes n GROUP BY n.node, g)
+            FROM (SELECT n.node, {columns}, sum(s.participants) AS n, sum(s.records) AS records
+                  FROM dc_sig0 s CROSS JOIN dc_nodes n GROUP BY ALL)
             GROUP BY node""",
         [k, k],
     ).fetchall()
@@ -118,13 +144,14 @@ def _evaluate_many(conn, qis: list[str], nodes: list[dict[str, int]], k: int,
 def choose_generalisation(conn, study: str, settings: DisclosureSettings) -> Treatment:
     """Search the lattice of generalisation levels for the study's quasi-identifiers, one loss level at a time."""
     qis = list(settings.quasi_identifiers)
+    waves = study_waves(conn, study)
     common = common_genders(conn, study, settings)
-    _signatures(conn, study, qis)
+    _signatures(conn, study, qis, waves)
     records = conn.execute("SELECT coalesce(sum(records), 0) FROM dc_sig0").fetchone()[0]
     budget = int(settings.max_suppressed_share * records)
     finest = {qi: 0 for qi in qis}
-    _, records_small0, classes_small0 = _evaluate(conn, qis, finest, settings.k, common)
-    unique = _evaluate(conn, qis, finest, 2, common)[1]
+    _, records_small0, classes_small0 = _evaluate(conn, qis, waves, finest, settings.k, common)
+    unique = _evaluate(conn, qis, waves, finest, 2, common)[1]
 
     nodes = [dict(zip(qis, combo)) for combo in itertools.product(*(range(HIERARCHIES[q].height + 1) for q in qis))]
     by_loss: dict[float, list[dict[str, int]]] = {}
@@ -136,7 +163,7 @@ def choose_generalisation(conn, study: str, settings: DisclosureSettings) -> Tre
     for loss in sorted(by_loss):
         level = sorted(by_loss[loss], key=lambda node: tuple(node.values()))
         counts = [c for i in range(0, len(level), per_query)
-                  for c in _evaluate_many(conn, qis, level[i:i + per_query], settings.k, common)]
+                  for c in _evaluate_many(conn, qis, waves, level[i:i + per_query], settings.k, common)]
         candidates = [Generalisation(node, loss, p, r) for node, (p, r) in zip(level, counts)]
         feasible = [c for c in candidates if c.records_below_k <= budget]
         if feasible:
@@ -165,30 +192,44 @@ def generalised_rows(conn, study: str, settings: DisclosureSettings, treatment: 
     """dc_rows: each response's generalised quasi-identifiers, `withheld` where its participant still breaks k
     (identifiers withheld), and `kept` false where even withholding cannot reach k (the participant is left out)."""
     qis = list(settings.quasi_identifiers)
+    waves = study_waves(conn, study)
     levels = treatment.generalisation.levels
     exprs = ", ".join(f"{HIERARCHIES[qi].sql(levels[qi], qi, common=treatment.common_genders)} AS {qi}" for qi in qis)
-    sig = "list(struct_pack(wave := wave, " + ", ".join(f"{qi} := {qi}" for qi in qis) + ") ORDER BY wave)"
-    withheld_sig = "list(struct_pack(wave := wave, " + ", ".join(f"{qi} := NULL::VARCHAR" for qi in qis) + ") ORDER BY wave)"
+    key = signature_key(qis, waves)
     k = settings.k
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE dc_g AS SELECT participant_id, wave, {exprs} "
+                 "FROM research.responses WHERE study = ?", [study])
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE dc_p AS
+            SELECT participant_id, {key} AS sig FROM (SELECT participant_id, {_pivot(qis, waves)} FROM dc_g
+                                                    GROUP BY participant_id)""")
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE dc_w AS
+            SELECT participant_id, {key} AS wsig
+            FROM (SELECT participant_id, {_pivot(qis, waves, value=lambda qi: 'CAST(NULL AS VARCHAR)')} FROM dc_g
+                  GROUP BY participant_id)""")
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE dc_p1 AS
+            SELECT p.participant_id, c.n < {k} AS withheld,
+                   CASE WHEN c.n < {k} THEN w.wsig ELSE p.sig END AS shown
+            FROM dc_p p JOIN (SELECT sig, count(*) AS n FROM dc_p GROUP BY sig) c USING (sig)
+            JOIN dc_w w USING (participant_id)""")
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE dc_rows AS
-            WITH g AS (SELECT participant_id, wave, {exprs} FROM research.responses WHERE study = ?),
-            p AS (SELECT participant_id, {sig} AS sig, {withheld_sig} AS wsig FROM g GROUP BY participant_id),
-            p1 AS (SELECT *, count(*) OVER (PARTITION BY sig) < {k} AS withheld FROM p),
-            p2 AS (SELECT *, count(*) OVER (PARTITION BY CASE WHEN withheld THEN wsig ELSE sig END) >= {k} AS kept
-                   FROM p1)
-            SELECT g.participant_id, g.wave, p2.withheld, p2.kept,
-                   {', '.join(f'CASE WHEN p2.withheld THEN NULL ELSE g.{qi} END AS {qi}' for qi in qis)}
-            FROM g JOIN p2 USING (participant_id)""",
-        [study],
-    )
+            SELECT g.participant_id, g.wave, p.withheld, c.n >= {k} AS kept,
+                   {', '.join(f'CASE WHEN p.withheld THEN NULL ELSE g.{qi} END AS {qi}' for qi in qis)}
+            FROM dc_g g JOIN dc_p1 p USING (participant_id)
+            JOIN (SELECT shown, count(*) AS n FROM dc_p1 GROUP BY shown) c USING (shown)""")
+    for table in ("dc_g", "dc_p", "dc_w", "dc_p1"):
+        conn.execute(f"DROP TABLE {table}")
 
 
 def risk_figures(conn, table: str, study: str, qis: list[str], id_column: str = "participant_id") -> dict:
     """Smallest class (k achieved) in rows and in participants (all their waves), classes, sample-unique share,
     and prosecutor risks, measured on a released table."""
     cols = ", ".join(qis)
-    fields = ", ".join(f"{qi} := {qi}" for qi in qis)
+    waves = [r[0] for r in conn.execute(f"SELECT DISTINCT wave FROM {table} WHERE study = ? ORDER BY 1",
+                                        [study]).fetchall()]
     rows = conn.execute(
         f"""SELECT count(*), coalesce(sum(n), 0), min(n), coalesce(sum(n) FILTER (WHERE n = 1), 0)
             FROM (SELECT count(*) AS n FROM {table} WHERE study = ? GROUP BY {cols})""",
@@ -196,10 +237,11 @@ def risk_figures(conn, table: str, study: str, qis: list[str], id_column: str = 
     ).fetchone()
     people = conn.execute(
         f"""SELECT min(n), count(*) FROM (SELECT count(*) AS n FROM (
-                SELECT {id_column}, list(struct_pack(wave := wave, {fields}) ORDER BY wave) AS sig
-                FROM {table} WHERE study = ? GROUP BY {id_column}) GROUP BY sig)""",
+                SELECT {signature_key(qis, waves)} AS sig FROM (
+                    SELECT {_pivot(qis, waves)} FROM {table} WHERE study = ? GROUP BY {id_column}))
+                GROUP BY sig)""",
         [study],
-    ).fetchone()
+    ).fetchone() if waves else (0, 0)
     classes, records, smallest, unique = rows
     return {
         "records": int(records), "classes": int(classes),
