@@ -1,12 +1,14 @@
 """k-anonymity for the research tier: choose the least generalisation that leaves few records breaking k, then
 withhold the identifiers of those that still do.
 
-The unit is the participant, not the row: a participant's signature is the list of their rows' (wave,
-quasi-identifiers), so an attacker who knows someone's answers in several waves still finds at least k
-participants who match, and every row-level combination is then shared by at least k rows too.
+The unit is the participant, not the row: a participant's signature is their quasi-identifiers in every wave
+(one column per wave and identifier, plus whether the wave is there), so an attacker who knows someone's answers
+in several waves still finds at least k participants who match, and every row-level combination is then shared
+by at least k rows too.
 
-All work is set-based in DuckDB on `research.responses` of the restricted warehouse. The search runs on the table
-of distinct signatures (small whatever the study's size); nodes of the generalisation lattice are visited in
+All work is set-based in DuckDB on `research.responses` of the restricted warehouse, with fixed-size aggregate
+states so that it spills beyond the memory limit. The search runs on the table of distinct signatures (bounded
+by the identifiers' categories, whatever the study's size); nodes of the generalisation lattice are visited in
 order of information loss, and the first loss level with a node that needs at most `max_suppressed_share` of the
 records withheld wins (fewest withheld records among equals).
 """

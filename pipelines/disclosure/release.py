@@ -164,7 +164,7 @@ def _research_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
         "records_below_k_before": treatment.records_below_k_before,
         "sample_unique_share_before": treatment.sample_unique_before,
         "records_generalised": int(generalised), "records_identifiers_withheld": int(withheld),
-        "records_removed": int(removed), "columns_withheld": [c for c in RESEARCH_WITHHELD],
+        "records_removed": int(removed), "columns_withheld": list(RESEARCH_WITHHELD),
         "columns_coarsened": {"days_since_baseline": "whole weeks"},
         **after,
     }

@@ -135,7 +135,7 @@ def test_no_published_figure_rests_on_a_small_or_all_alike_cell(warehouse, study
     published(warehouse, {study.study: study})
     truth = _truth(warehouse)
     rows = warehouse.execute(
-        f"SELECT substance, protocol, dose_band, wave, n_participants, n, mean FROM public.outcomes "
+        "SELECT substance, protocol, dose_band, wave, n_participants, n, mean FROM public.outcomes "
         "WHERE measure = 'phq9_total'").fetchall()
     checked = 0
     for sub, prot, band, wave, n_cell, n, mean in rows:
