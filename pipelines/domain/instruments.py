@@ -61,6 +61,14 @@ class SafetyItem(_Strict):
     flag: str
 
 
+class ChangeCriteria(_Strict):
+    """Per-participant change from baseline that counts as a clinical outcome (on the total score)."""
+
+    response_drop: float = Field(gt=0, le=1)  # response: the score drops by at least this share of baseline
+    remission_max: float                       # remission: the follow-up score is at most this
+    improvement_points: float = Field(gt=0)   # improvement: the score drops by at least this many points
+
+
 class DerivedFrom(_Strict):
     instrument: str
     items: list[int] = Field(min_length=1)
@@ -85,6 +93,7 @@ class Instrument(_Strict):
     derived_from: DerivedFrom | None = None
     safety_items: list[SafetyItem] = []
     response_labels: dict[str, int] = {}
+    change_criteria: ChangeCriteria | None = None
 
     @property
     def column_prefix(self) -> str:
@@ -212,6 +221,28 @@ def score_columns(name: str, registry: Mapping[str, Instrument] | None = None) -
     if inst.scoring == "sum_with_conversion":
         return [f"{p}_raw", f"{p}_metric", f"{p}_prorated"]
     return [f"{p}_total"] + ([f"{p}_band"] if inst.bands else []) + [f"{p}_prorated"]
+
+
+def score_ranges(name: str, registry: Mapping[str, Instrument] | None = None) -> dict[str, tuple[float, float]]:
+    """Scale name (as in research.instrument_scores) -> (lowest, highest) possible score.
+
+    The statistics need them: bounds clamp noisy figures and set how much one participant can move a sum."""
+    inst = get_instrument(name, registry)
+    lo, hi = inst.item_range
+    if inst.scoring == "sum_subscales":
+        out = {}
+        for sub_name, sub in inst.subscales.items():
+            raw = (lo * len(sub.items), hi * len(sub.items))
+            out[f"{sub_name}_raw"] = raw
+            if sub.multiplier != 1:
+                out[f"{sub_name}_{sub.scaled_suffix or _suffix(sub.multiplier)}"] = (raw[0] * sub.multiplier,
+                                                                                      raw[1] * sub.multiplier)
+        return out
+    if inst.scoring == "sum_with_conversion":
+        return {"raw": (lo * inst.items, hi * inst.items),
+                "metric": (min(inst.conversion.values()), max(inst.conversion.values()))}
+    count = len(inst.domains) if inst.scoring == "max_domains" else inst.items
+    return {"total": (lo * count, hi * count)}
 
 
 def _suffix(multiplier: float) -> str:

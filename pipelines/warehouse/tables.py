@@ -166,18 +166,136 @@ _CELL = (
     Column("n_participants", "BIGINT", "participants in the cell, perturbed (cell-key noise); NULL when fewer than the minimum cell size"),
 )
 
-OUTCOMES = Table(
-    "public", "outcomes",
-    "Outcome scores per cell and measure, every cell of the grid whether populated or not. Counts carry cell-key noise, means keyed Laplace noise; figures resting on fewer than 11 participants, or on a cell where everyone has the same score, are withheld.",
-    (
-        *_CELL,
-        Column("measure", "VARCHAR", "score summarised: phq9_total or gad7_total"),
-        Column("n", "BIGINT", "participants with this score, perturbed; NULL when suppressed"),
-        Column("mean", "DOUBLE", "mean score, with noise (rounded to 0.1); NULL when suppressed"),
-        Column("suppressed", "BOOLEAN", "true when n and mean are withheld"),
-    ),
-    released_in="public",
+_STAT_KEY = (
+    Column("study", "VARCHAR", "study name"),
+    Column("grouping", "VARCHAR", "which cells: substance_protocol_dose_band (finest), substance_protocol, substance_dose_band or substance; the dimensions a grouping leaves out read `all`"),
+    Column("substance", "VARCHAR", "substance (unknown if not answered)"),
+    Column("protocol", "VARCHAR", "canonical dosing protocol, or `all`"),
+    Column("dose_band", "VARCHAR", "dose band, or `all`"),
 )
+_MEASURE = Column("measure", "VARCHAR", "score summarised: instrument_scale, e.g. phq9_total, gad7_total, dass21_depression_x2, qids_sr16_total, wemwbs_total, swemwbs_metric (scales: research.instrument_scores)")
+_PUBLIC_NOTE = ("Public: counts carry cell-key noise (within +-3), sums and sums of squares keyed Laplace noise, quantiles "
+                "come from a keyed exponential mechanism; figures resting on fewer than 11 participants are withheld "
+                "(NULL, suppressed = true), never shown as zero. See public.release_method.")
+_EXACT_NOTE = ("Exact figures (no noise) of every participant in the restricted warehouse; a cell resting on fewer than "
+               "11 participants is withheld (NULL, suppressed = true), and so is the smallest other cell wherever a "
+               "withheld cell could be worked out from a margin (complementary suppression).")
+
+
+def _t_ci(what: str) -> tuple[Column, ...]:
+    return (Column("ci_low", "DOUBLE", f"95 % confidence interval of the {what}, lower end: t-based, mean - t(0.975, n-1) * sd / sqrt(n); public: widened by the noise's own variance"),
+            Column("ci_high", "DOUBLE", f"95 % confidence interval of the {what}, upper end"))
+
+
+def _rate(name: str, meaning: str) -> tuple[Column, ...]:
+    return (Column(f"n_{name}", "BIGINT", f"pairs meeting {meaning}; NULL for scores without the criterion, or when withheld"),
+            Column(f"{name}_rate", "DOUBLE", f"n_{name} / n_pairs"),
+            Column(f"{name}_ci_low", "DOUBLE", f"Wilson 95 % interval of {name}_rate, lower end"),
+            Column(f"{name}_ci_high", "DOUBLE", f"Wilson 95 % interval of {name}_rate, upper end"))
+
+
+def _outcome_columns(public: bool) -> tuple[Column, ...]:
+    first = _CELL if public else (*_STAT_KEY, Column("wave", "VARCHAR", "wave"))
+    return (
+        *first, _MEASURE,
+        Column("n", "BIGINT", "participants with this score" + (", perturbed" if public else "") + "; NULL when withheld"),
+        Column("mean", "DOUBLE", "mean score" + (" (noisy sum / published n, rounded to 0.1)" if public else "")),
+        Column("sd", "DOUBLE", "standard deviation (n - 1 denominator)" + (", from noisy sums, rounded to 0.1" if public else "")),
+        Column("median", "DOUBLE", "median" + (" (exponential mechanism on the score's whole points)" if public else " (linear interpolation, numpy's default)")),
+        Column("q1", "DOUBLE", "25th percentile (lower end of the IQR)"),
+        Column("q3", "DOUBLE", "75th percentile (upper end of the IQR)"),
+        *_t_ci("mean"),
+        Column("suppressed", "BOOLEAN", "true when the cell's figures are withheld"),
+    )
+
+
+def _change_columns(public: bool) -> tuple[Column, ...]:
+    return (
+        *_STAT_KEY[:2],
+        Column("substance", "VARCHAR", "substance reported at baseline"),
+        Column("protocol", "VARCHAR", "protocol reported at baseline, or `all`"),
+        Column("dose_band", "VARCHAR", "dose band reported at baseline, or `all`"),
+        Column("wave", "VARCHAR", "follow-up wave compared with baseline"),
+        _MEASURE,
+        Column("n_pairs", "BIGINT", "participants with the score at baseline and at this wave" + (", perturbed" if public else "")),
+        Column("mean_change", "DOUBLE", "mean of (follow-up - baseline) within participant; negative = lower score (for PHQ-9, GAD-7, QIDS, DASS: fewer symptoms)"),
+        Column("sd_change", "DOUBLE", "standard deviation of the within-participant change"),
+        *_t_ci("mean change"),
+        Column("cohens_dz", "DOUBLE", "Cohen's d_z: mean_change / sd_change (paired standardised effect size)"),
+        Column("change_in_baseline_sd", "DOUBLE", "mean_change / SD of the same participants' baseline scores (change in baseline-SD units)"),
+        Column("n_changed_protocol", "BIGINT", "pairs whose protocol at this wave differs from the one at baseline"),
+        *_rate("response", "the response criterion (score drops by >= 50 % of a baseline above 0)"),
+        *_rate("remission", "remission at follow-up (PHQ-9 < 5, QIDS-SR16 <= 5)"),
+        *_rate("improved", "an improvement of >= 5 points"),
+        Column("suppressed", "BOOLEAN", "true when the cell's figures are withheld"),
+    )
+
+
+def _attrition_columns(public: bool) -> tuple[Column, ...]:
+    return (
+        *_change_columns(public)[:7],
+        Column("n_baseline", "BIGINT", "participants with the score at baseline"),
+        Column("n_followed_up", "BIGINT", "of them, with the score at this wave"),
+        Column("n_lost", "BIGINT", "of them, without the score at this wave (lost to follow-up)"),
+        Column("baseline_mean_followed_up", "DOUBLE", "baseline mean of those followed up"),
+        Column("baseline_mean_lost", "DOUBLE", "baseline mean of those lost: a difference from the followed-up mean is selective drop-out"),
+        Column("suppressed", "BOOLEAN", "true when the cell's figures are withheld (also when either group is below the minimum)"),
+    )
+
+
+def _dose_key() -> tuple[Column, ...]:
+    return (
+        Column("study", "VARCHAR", "study name"),
+        Column("grouping", "VARCHAR", "substance_protocol, or substance (protocol reads `all`)"),
+        Column("substance", "VARCHAR", "substance (unknown if not answered)"),
+        Column("protocol", "VARCHAR", "canonical dosing protocol, or `all`"),
+        Column("wave", "VARCHAR", "wave"),
+    )
+
+
+def _dose_distribution_columns(public: bool) -> tuple[Column, ...]:
+    q = ("(exponential mechanism on a grid of 0.01 g or 0.5 ug, top-coded at 1 g / 50 ug)" if public
+         else "(linear interpolation)")
+    return (
+        *_dose_key(),
+        Column("unit", "VARCHAR", "g (dried mushroom) or ug (LSD and analogues); NULL for unknown substance"),
+        Column("n_responses", "BIGINT", "responses in the cell"),
+        Column("n_with_dose", "BIGINT", "responses with a normalised dose (status exact, range or unit_inferred)"),
+        *(Column(f"p{p}", "DOUBLE", f"{p}th percentile of the normalised dose {q}") for p in (10, 25, 50, 75, 90)),
+        Column("suppressed", "BOOLEAN", "true when the quantiles are withheld"),
+    )
+
+
+def _dose_category_columns(public: bool) -> tuple[Column, ...]:
+    return (
+        *_dose_key(),
+        Column("kind", "VARCHAR", "dose_band or dose_status"),
+        Column("category", "VARCHAR", "the band (very_low ... unknown) or the parse status (exact, range, unit_inferred, ambiguous, unparseable, missing)"),
+        Column("n", "BIGINT", "responses in the category" + (", perturbed" if public else "") + "; NULL when withheld"),
+        Column("share", "DOUBLE", "n / responses in the cell" + (" (both published, perturbed figures)" if public else "")),
+        Column("suppressed", "BOOLEAN", "true when n is withheld"),
+    )
+
+
+_OUTCOME_DOC = "Score summaries per cell and measure: n, mean, SD, median, IQR and the t-based 95 % CI of the mean, on every cell of the grid (substance x protocol x dose band x wave, and its margins)."
+_CHANGE_DOC = "Change from baseline within participant, per follow-up wave, measure and baseline cell: n of pairs, mean and SD of the change, 95 % CI, Cohen's d_z, the change in baseline-SD units, and for PHQ-9 and QIDS-SR16 response, remission and >= 5-point improvement rates with Wilson 95 % intervals."
+_ATTRITION_DOC = "Attrition per baseline cell, follow-up wave and measure: who was followed up, who was lost, and their baseline means, so selective drop-out shows."
+_DOSE_DOC = "Normalised dose quantiles by substance, protocol and wave (on the substance's canonical unit)."
+_DOSE_CAT_DOC = "Share of each dose band and dose parse status by substance, protocol and wave."
+
+
+def _pair(name: str, doc: str, columns) -> tuple[Table, Table]:
+    exact = Table("summary", name, f"{doc} {_EXACT_NOTE}", columns(False), released_in="research")
+    public = Table("public", name, f"{doc} {_PUBLIC_NOTE}", columns(True), released_in="public")
+    return exact, public
+
+
+SUMMARY_OUTCOMES, OUTCOMES = _pair("outcomes", _OUTCOME_DOC, _outcome_columns)
+SUMMARY_CHANGE, CHANGE = _pair("change_from_baseline", _CHANGE_DOC, _change_columns)
+SUMMARY_ATTRITION, ATTRITION = _pair("attrition", _ATTRITION_DOC, _attrition_columns)
+SUMMARY_DOSES, DOSES = _pair("dose_distribution", _DOSE_DOC, _dose_distribution_columns)
+SUMMARY_DOSE_CATEGORIES, DOSE_CATEGORIES = _pair("dose_categories", _DOSE_CAT_DOC, _dose_category_columns)
+SUMMARY_TABLES = (SUMMARY_OUTCOMES, SUMMARY_CHANGE, SUMMARY_ATTRITION, SUMMARY_DOSES, SUMMARY_DOSE_CATEGORIES)
 
 SAFETY_SIGNALS = Table(
     "public", "safety_signals",
@@ -219,10 +337,11 @@ WITHDRAWALS = Table(
 )
 
 ALL_TABLES = (RESPONSES, INSTRUMENT_SCORES, INSTRUMENT_ITEMS, RESPONSE_DAYS, QUARANTINE, INGESTED_FILES, WITHDRAWALS,
-              OUTCOMES, SAFETY_SIGNALS, RELEASE_METHOD)
+              *SUMMARY_TABLES, OUTCOMES, CHANGE, ATTRITION, DOSES, DOSE_CATEGORIES, SAFETY_SIGNALS, RELEASE_METHOD)
 RESEARCH_TIER_TABLES = tuple(t for t in ALL_TABLES if t.released_in == "research")
 PUBLIC_TIER_TABLES = tuple(t for t in ALL_TABLES if t.released_in == "public")
-SCHEMAS = {"research": "Row-level, de-identified data", "ops": "Pipeline bookkeeping", "public": "Perturbed, suppressed aggregates"}
+SCHEMAS = {"research": "Row-level, de-identified data", "summary": "Exact aggregates with suppression (research tier)",
+           "ops": "Pipeline bookkeeping", "public": "Perturbed, suppressed aggregates"}
 
 
 def _quote(text: str) -> str:
