@@ -22,6 +22,7 @@ from pipelines.privacy.pseudonym import PseudonymKeyError, load_key, load_or_cre
 from pipelines.privacy.safe_report import value_free_message
 from pipelines.readers import ExportReadError
 from pipelines.warehouse.load import already_loaded, holds_pseudonyms, load_staged, record_failure
+from pipelines.warehouse.tables import PUBLIC_TIER_TABLES
 from schemas.study_config import StudyConfigError
 
 SAFE_ERRORS = (ExportReadError, StudyConfigError, PseudonymKeyError, DeidentifiedFrameError, FileNotFoundError)
@@ -197,8 +198,11 @@ def research_tier(paths: SurveyPaths, warehouse: DuckDBResource):
     yield dg.AssetCheckResult(check_name="k_anonymity", passed=report.passed, severity=ERROR, metadata=metadata)
 
 
-PUBLIC_SPECS = [dg.AssetSpec(["public", name], deps=[research_tier], group_name="release", kinds={"duckdb"})
-                for name in ("outcomes", "safety_signals", "release_method")]
+CHECKED_PUBLIC = ("outcomes", "change_from_baseline", "attrition", "dose_distribution", "dose_categories",
+                  "safety_signals")
+PUBLIC_SPECS = [dg.AssetSpec(["public", t.name], deps=[research_tier], group_name="release", kinds={"duckdb"},
+                             description=t.doc)
+                for t in PUBLIC_TIER_TABLES]
 
 
 @dg.multi_asset(
@@ -208,21 +212,21 @@ PUBLIC_SPECS = [dg.AssetSpec(["public", name], deps=[research_tier], group_name=
         dg.AssetCheckSpec("disclosure_control", asset=["public", name], blocking=True,
                           description="no published figure rests on fewer than min_cell participants or on a cell "
                                       "where all share one value; perturbation parameters and suppressions")
-        for name in ("outcomes", "safety_signals")
+        for name in CHECKED_PUBLIC
     ],
 )
 def public_tables(paths: SurveyPaths, warehouse: DuckDBResource):
-    """public.outcomes, public.safety_signals and public.release_method, rebuilt in the restricted warehouse from
-    research.responses by the disclosure-control module: a fixed grid of cells (finest and margins), cell-key
-    perturbed counts, keyed noise on means, small and all-alike cells withheld."""
+    """The public tables, rebuilt in the restricted warehouse from research.* by the disclosure-control module: a
+    fixed grid of cells (finest and margins), cell-key perturbed counts, keyed noise on sums, the exponential
+    mechanism for quantiles, small and all-alike cells withheld."""
     studies, key = _release_inputs(paths)
     with warehouse.get_connection() as conn:
         report = release.build_public_tables(conn, studies, key)
     parameters = {f"parameter · {name}": value for values in report.parameters.values() for name, value in values.items()}
-    for name in ("outcomes", "safety_signals"):
-        figures = report.tables[f"public.{name}"]
+    for name in CHECKED_PUBLIC:
+        figures = report.tables.get(f"public.{name}", dict.fromkeys(release.FIGURES, 0))
         yield dg.MaterializeResult(asset_key=["public", name],
-                                   metadata={"dagster/row_count": figures["cells"], **_flat("", figures)})
+                                   metadata={"dagster/row_count": report.rows[f"public.{name}"], **_flat("", figures)})
         yield dg.AssetCheckResult(
             asset_key=["public", name], check_name="disclosure_control", severity=ERROR,
             passed=figures["published_below_min_cell"] == 0 and figures["published_all_same"] == 0,

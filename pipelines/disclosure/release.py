@@ -16,15 +16,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.disclosure import kanonymity, perturbation
-from pipelines.domain.dose_bands import BAND_NAMES
-from pipelines.domain.instruments import get_instrument
+from pipelines.analysis import exact, inputs
+from pipelines.analysis.cells import ALL, grid_sql, grouping_name, BAND_VALUES, PROTOCOL_VALUES, SUBSTANCE_VALUES
+from pipelines.disclosure import kanonymity, perturbation, public_stats
 from pipelines.warehouse.connect import transaction
 from pipelines.warehouse.tables import (
-    INSTRUMENT_ITEMS, INSTRUMENT_SCORES, OUTCOMES, PUBLIC_TIER_TABLES, RELEASE_METHOD, RESEARCH_TIER_TABLES, RESPONSES, SAFETY_SIGNALS, column_names,
-    ensure_tables,
+    INSTRUMENT_ITEMS, INSTRUMENT_SCORES, PUBLIC_TIER_TABLES, RELEASE_METHOD, RESEARCH_TIER_TABLES, RESPONSES,
+    SAFETY_SIGNALS, SUMMARY_TABLES, column_names, ensure_tables, write_data_dictionary,
 )
-from schemas.study_config import PROTOCOLS, SUBSTANCES, StudyConfig
+from schemas.study_config import StudyConfig
 
 RESEARCH_MODE, PUBLIC_MODE = 0o640, 0o644
 # Columns beside the quasi-identifiers that would single people out (a red-team run matched half the sample to one
@@ -34,16 +34,11 @@ RESEARCH_WITHHELD = ("dose_amount", "dose_range_low", "dose_range_high", "days_o
                      "medication_classes", "source_file", "loaded_at")
 # Flags that restate a quasi-identifier: withheld whenever that identifier is generalised or withheld.
 DERIVED_FROM_QI = {"protocol": ("flag_daily_dosing",), "dose_band": ("flag_above_micro",)}
-MEASURES = {"phq9_total": "phq9", "gad7_total": "gad7"}  # measure column -> instrument (its range)
 SIGNALS = ("phq9_item9", "qids_item12", "lithium", "ssri_snri", "maoi", "above_micro", "daily_dosing")
 
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _values(name: str, values) -> str:
-    return f"{name}({name}) AS (VALUES " + ", ".join(f"({_quote(v)})" for v in values) + ")"
 
 
 def _atomic_path(target: Path) -> Path:
@@ -92,6 +87,15 @@ def write_research_tier(conn, target: Path, studies: dict[str, StudyConfig], key
                                          "left_out": "no study configuration"}
                 continue
             report.studies[study] = _research_study(conn, study, studies[study], salt)
+        with transaction(conn):  # one transaction writes one database: the warehouse's summaries, then the copy
+            for table in SUMMARY_TABLES:
+                conn.execute(f"DELETE FROM {table.qualified}")
+            for study in present:
+                if study in studies:
+                    _exact_summaries(conn, study, studies[study])
+        for table in SUMMARY_TABLES:
+            conn.execute(f"INSERT INTO rt.{table.qualified} SELECT * FROM {table.qualified}")
+        write_data_dictionary(conn, catalog="rt")
         conn.execute("DETACH rt")
     except BaseException:
         conn.execute("DETACH DATABASE IF EXISTS rt")
@@ -170,6 +174,15 @@ def _research_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
     }
 
 
+def _exact_summaries(conn, study: str, config: StudyConfig) -> None:
+    """summary.* of one study: exact statistics with primary and complementary suppression (pipelines/analysis)."""
+    measures = inputs.build_inputs(conn, study, config)
+    waves = inputs.study_waves(conn, config, study)
+    followups = [w for w in waves if w != config.baseline_wave]
+    exact.build_exact(conn, study, waves, [m.name for m in measures], followups, config.disclosure.min_cell)
+    inputs.drop_inputs(conn)
+
+
 # --- public tier --------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -178,25 +191,16 @@ class PublicReport:
 
     tables: dict[str, dict] = field(default_factory=dict)
     parameters: dict[str, dict] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return all(t["published_below_min_cell"] == 0 and t["published_all_same"] == 0 for t in self.tables.values())
 
 
-def _grid(config: StudyConfig, waves: list[str]) -> str:
-    substances = list(SUBSTANCES) + ["unknown"]
-    protocols = list(PROTOCOLS) + ["unknown", "all"]
-    bands = list(BAND_NAMES) + ["all"]
-    return ("WITH " + ", ".join([_values("substance", substances), _values("protocol", protocols),
-                                  _values("dose_band", bands), _values("wave", waves)])
-            + " SELECT * FROM substance, protocol, dose_band, wave")
-
-
-def _grouping_name(protocol: str, dose_band: str) -> str:
-    return (f"CASE WHEN {protocol} <> 'all' AND {dose_band} <> 'all' THEN 'substance_protocol_dose_band' "
-            f"WHEN {protocol} <> 'all' THEN 'substance_protocol' WHEN {dose_band} <> 'all' THEN 'substance_dose_band' "
-            "ELSE 'substance' END")
+def _grid(waves: list[str]) -> str:
+    return grid_sql({"substance": SUBSTANCE_VALUES, "protocol": (*PROTOCOL_VALUES, ALL),
+                     "dose_band": (*BAND_VALUES, ALL), "wave": tuple(waves)})
 
 
 def build_public_tables(conn, studies: dict[str, StudyConfig], key: bytes) -> PublicReport:
@@ -208,46 +212,48 @@ def build_public_tables(conn, studies: dict[str, StudyConfig], key: bytes) -> Pu
     with transaction(conn):
         for table in PUBLIC_TIER_TABLES:
             conn.execute(f"DELETE FROM {table.qualified}")
-        conn.execute("CREATE OR REPLACE TEMP TABLE dc_truth_outcomes (study VARCHAR, min_cell INTEGER, grouping VARCHAR, "
-                     "n BIGINT, n_measure BIGINT, published BOOLEAN, all_same BOOLEAN)")
+        public_stats.create_truth_table(conn)
         conn.execute("CREATE OR REPLACE TEMP TABLE dc_truth_signals (study VARCHAR, min_cell INTEGER, grouping VARCHAR, "
                      "n BIGINT, flagged BIGINT, not_flagged BIGINT, published BOOLEAN)")
         for study in present:
             if study in studies:
                 report.parameters[study] = _public_study(conn, study, studies[study], salt)
         report.tables = _public_figures(conn)
+        write_data_dictionary(conn)
+        report.rows = {t.qualified: conn.execute(f"SELECT count(*) FROM {t.qualified}").fetchone()[0]
+                       for t in PUBLIC_TIER_TABLES}
     return report
 
 
 def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
     settings = config.disclosure
     perturbation.install_macros(conn, settings)
-    measure_aggs = ", ".join(
-        f"count({m}) AS {m}_n, sum({m}) AS {m}_sum, min({m}) AS {m}_min, max({m}) AS {m}_max" for m in MEASURES)
     signal_aggs = ", ".join(
         f"count(flag_{s}) AS {s}_assessed, count(*) FILTER (WHERE flag_{s}) AS {s}_flagged" for s in SIGNALS)
-    waves = sorted({w.name for w in config.waves} | {r[0] for r in conn.execute(
-        "SELECT DISTINCT wave FROM research.responses WHERE study = ?", [study]).fetchall()})
+    waves = inputs.study_waves(conn, config, study)
+    measures = inputs.build_inputs(conn, study, config)
+    public_stats.build_public_statistics(conn, study, settings, measures, waves,
+                                         [w for w in waves if w != config.baseline_wave], salt)
+    inputs.drop_inputs(conn)
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE dc_cells0 AS
             WITH base AS (
                 SELECT coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
                        coalesce(dose_band, 'unknown') AS dose_band, wave, dc_record_key(?, participant_id) AS record_key,
-                       {', '.join(MEASURES)}, {', '.join('flag_' + s for s in SIGNALS)}
+                       {', '.join('flag_' + s for s in SIGNALS)}
                 FROM research.responses WHERE study = ?),
             agg AS (
                 SELECT substance, CASE WHEN grouping(protocol) = 1 THEN 'all' ELSE protocol END AS protocol,
                        CASE WHEN grouping(dose_band) = 1 THEN 'all' ELSE dose_band END AS dose_band, wave,
                        count(*) AS n,  -- one row per participant and wave: rows are participants
-                       {perturbation.cell_key_sql()} AS cell_key, {measure_aggs}, {signal_aggs}
+                       {perturbation.cell_key_sql()} AS cell_key, {signal_aggs}
                 FROM base
                 GROUP BY GROUPING SETS ((substance, protocol, dose_band, wave), (substance, protocol, wave),
                                         (substance, dose_band, wave), (substance, wave)))
-            SELECT {_grouping_name('grid.protocol', 'grid.dose_band')} AS grouping, grid.*,
+            SELECT {grouping_name('grid.protocol', 'grid.dose_band')} AS grouping, grid.*,
                    coalesce(agg.n, 0) AS n, coalesce(agg.cell_key, 0) AS cell_key,
-                   {', '.join(f'agg.{m}_n, agg.{m}_sum, agg.{m}_min, agg.{m}_max' for m in MEASURES)},
                    {', '.join(f'agg.{s}_assessed, agg.{s}_flagged' for s in SIGNALS)}
-            FROM ({_grid(config, waves)}) grid
+            FROM ({_grid(waves)}) grid
             LEFT JOIN agg USING (substance, protocol, dose_band, wave)""",
         [salt, study],
     )
@@ -264,28 +270,6 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
            FROM dc_cells0 c""")
     conn.execute("DROP TABLE dc_cells0")
     min_cell = settings.min_cell
-    for measure, instrument in MEASURES.items():
-        inst = get_instrument(instrument)
-        lo, hi = inst.item_range[0] * inst.items, inst.item_range[1] * inst.items
-        scale = (hi - lo) / settings.mean_epsilon
-        ok = f"(n >= {min_cell} AND {measure}_n >= {min_cell} AND {measure}_min < {measure}_max AND NOT same_as_margin)"
-        conn.execute(
-            f"""INSERT INTO public.outcomes ({', '.join(column_names(OUTCOMES))})
-                SELECT ?, grouping, substance, protocol, dose_band, wave,
-                       CASE WHEN NOT same_as_margin THEN dc_count(n, cell_key) END, ?,
-                       CASE WHEN {ok} THEN dc_count({measure}_n, cell_key) END,
-                       CASE WHEN {ok} THEN round(least(greatest(
-                           ({measure}_sum + dc_laplace(dc_uniform(cell_key, 'sum:{measure}:' || {measure}_sum), {scale!r}))
-                           / {measure}_n, {lo}), {hi}), 1) END,
-                       NOT coalesce({ok}, false)
-                FROM dc_cells""",
-            [study, measure],
-        )
-        conn.execute(
-            f"""INSERT INTO dc_truth_outcomes SELECT ?, {min_cell}, grouping, n, {measure}_n, coalesce({ok}, false),
-                       coalesce({measure}_n > 0 AND {measure}_min = {measure}_max, false) FROM dc_cells""",
-            [study],
-        )
     for signal in SIGNALS:
         a, f = f"{signal}_assessed", f"{signal}_flagged"
         ok = (f"({a} >= {min_cell} AND NOT same_as_margin AND dc_sensitive_ok({f}, cell_key, '{signal}:flagged') "
@@ -311,7 +295,13 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
         "count_noise_max": (str(settings.count_noise_max), "counts move by at most this many, either way"),
         "count_noise_sd": (f"{perturbation.count_noise_sd(settings):.2f}", "standard deviation of the count noise"),
         "mean_epsilon": (str(settings.mean_epsilon), "sums get Laplace noise of scale score range / epsilon before the mean"),
-        "mean_rounding": ("0.1", "means are rounded to one decimal"),
+        "mean_rounding": ("0.1", "means and SDs are rounded to one decimal"),
+        "sd_method": ("noisy sum and sum of squares", "each with Laplace noise of scale (range, or range squared) / epsilon"),
+        "quantile_method": ("exponential mechanism", f"medians, quartiles and dose quantiles: candidates on a fixed grid, epsilon {settings.mean_epsilon} each"),
+        "confidence_intervals": ("t-based, widened by the noise", "from the published figures plus the variance of the mean's noise"),
+        "rates": ("noisy threshold", "response, remission and improvement counts follow the sensitive-count rule"),
+        "epsilon_per_cell_and_measure": (str(6 * settings.mean_epsilon),
+                                         "outcomes: mean, SD (two sums), median, q1, q3 (each epsilon); see README"),
         "sensitive_threshold": (str(min_cell + settings.count_noise_max),
                                 "flagged and not-flagged counts are published only when count + noise reaches this"),
     }
@@ -320,20 +310,24 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
     return {name: value for name, (value, _) in parameters.items()}
 
 
+FIGURES = ("cells", "cells_published", "primary_suppressions", "secondary_suppressions", "smallest_published_count",
+           "published_below_min_cell", "published_all_same")
+
+
 def _public_figures(conn) -> dict[str, dict]:
-    """For the checks: cells, suppressions and the smallest published count, measured against the truth."""
+    """For the checks: per table, figures, suppressions and the smallest published count, measured against the
+    truth (the count each published figure rests on: for a rate, the smaller of those meeting and not meeting it)."""
     out = {}
-    row = conn.execute(
-        """SELECT count(*), count(*) FILTER (WHERE published),
-                  count(*) FILTER (WHERE n_measure BETWEEN 1 AND min_cell - 1),
-                  count(*) FILTER (WHERE NOT published AND n_measure >= min_cell),
-                  min(n_measure) FILTER (WHERE published),
-                  count(*) FILTER (WHERE published AND (n_measure < min_cell OR n < min_cell)),
-                  count(*) FILTER (WHERE published AND all_same)
-           FROM dc_truth_outcomes""").fetchone()
-    out["public.outcomes"] = dict(zip(
-        ("cells", "cells_published", "primary_suppressions", "secondary_suppressions", "smallest_published_count",
-         "published_below_min_cell", "published_all_same"), row))
+    for (table,) in conn.execute("SELECT DISTINCT split_part(table_name, ':', 1) FROM dc_truth ORDER BY 1").fetchall():
+        row = conn.execute(
+            """SELECT count(*), count(*) FILTER (WHERE published),
+                      count(*) FILTER (WHERE n BETWEEN 1 AND min_cell - 1),
+                      count(*) FILTER (WHERE NOT published AND n >= min_cell),
+                      min(n) FILTER (WHERE published),
+                      count(*) FILTER (WHERE published AND n < min_cell),
+                      count(*) FILTER (WHERE published AND all_same)
+               FROM dc_truth WHERE split_part(table_name, ':', 1) = ?""", [table]).fetchone()
+        out[table] = dict(zip(FIGURES, row))
     row = conn.execute(
         """SELECT count(*), count(*) FILTER (WHERE published),
                   count(*) FILTER (WHERE NOT published AND (flagged < min_cell OR not_flagged < min_cell)),
@@ -342,13 +336,12 @@ def _public_figures(conn) -> dict[str, dict]:
                   count(*) FILTER (WHERE published AND (flagged < min_cell OR not_flagged < min_cell)),
                   count(*) FILTER (WHERE published AND (flagged = 0 OR not_flagged = 0))
            FROM dc_truth_signals""").fetchone()
-    out["public.safety_signals"] = dict(zip(
-        ("cells", "cells_published", "primary_suppressions", "secondary_suppressions", "smallest_published_count",
-         "published_below_min_cell", "published_all_same"), row))
+    out["public.safety_signals"] = dict(zip(FIGURES, row))
     coverage = conn.execute(
-        """SELECT grouping, sum(n) FILTER (WHERE published) / nullif(sum(n), 0) FROM dc_truth_outcomes
-           GROUP BY grouping ORDER BY grouping""").fetchall()
-    out["public.outcomes"]["responses_in_a_published_cell"] = {g: round(float(s or 0), 3) for g, s in coverage}
+        """SELECT grouping, sum(n) FILTER (WHERE published) / nullif(sum(n), 0) FROM dc_truth
+           WHERE table_name = 'public.outcomes' GROUP BY grouping ORDER BY grouping""").fetchall()
+    if "public.outcomes" in out:
+        out["public.outcomes"]["responses_in_a_published_cell"] = {g: round(float(s or 0), 3) for g, s in coverage}
     return out
 
 
@@ -374,12 +367,16 @@ def write_public_tier(conn, public_dir: Path) -> list[str]:
                          f"SELECT {', '.join(cols)} FROM {table.qualified} ORDER BY ALL")
             order = "ORDER BY ALL"
             parquet = tmp / f"{table.name}.parquet"
+            descriptions = {"table": table.qualified, "description": table.doc,
+                            **{f"column:{c.name}": c.doc for c in table.columns}}
+            kv = ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in descriptions.items())
             conn.execute(f"COPY (SELECT {', '.join(cols)} FROM {table.qualified} {order}) TO {_quote(str(parquet))} "
-                         "(FORMAT parquet)")
+                         f"(FORMAT parquet, KV_METADATA {{{kv}}})")
             safe = ", ".join(_formula_safe(c.name) if c.type == "VARCHAR" else c.name for c in table.columns)
             csv = tmp / f"{table.name}.csv"
             conn.execute(f"COPY (SELECT {safe} FROM {table.qualified} {order}) TO {_quote(str(csv))} (HEADER, DELIMITER ',')")
             written += [parquet.name, csv.name]
+        write_data_dictionary(conn, catalog="pub")
     finally:
         conn.execute("DETACH DATABASE IF EXISTS pub")
     for path in tmp.iterdir():

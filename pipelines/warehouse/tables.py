@@ -254,7 +254,7 @@ def _dose_key() -> tuple[Column, ...]:
 
 
 def _dose_distribution_columns(public: bool) -> tuple[Column, ...]:
-    q = ("(exponential mechanism on a grid of 0.01 g or 0.5 ug, top-coded at 1 g / 50 ug)" if public
+    q = ("(exponential mechanism on a fixed grid of candidate doses, dense in the microdose range; top-coded at 1 g / 50 ug)" if public
          else "(linear interpolation)")
     return (
         *_dose_key(),
@@ -336,8 +336,24 @@ WITHDRAWALS = Table(
     released_in=None,
 )
 
+DATA_DICTIONARY = Table(
+    "meta", "data_dictionary",
+    "Every table and column of this file: schema, table, column, type and its documentation (units, coding, how derived). Written into each tier's file, listing that file's own tables.",
+    (
+        Column("schema_name", "VARCHAR", "schema (research, summary, public, ops, meta)"),
+        Column("table_name", "VARCHAR", "table"),
+        Column("table_description", "VARCHAR", "what the table holds"),
+        Column("column_index", "INTEGER", "position of the column in the table (1-based)"),
+        Column("column_name", "VARCHAR", "column"),
+        Column("data_type", "VARCHAR", "DuckDB type"),
+        Column("description", "VARCHAR", "what the column means: units, coding, how it is derived"),
+    ),
+    released_in=None,  # not a released table itself: each tier's file gets a dictionary of its own tables
+)
+
 ALL_TABLES = (RESPONSES, INSTRUMENT_SCORES, INSTRUMENT_ITEMS, RESPONSE_DAYS, QUARANTINE, INGESTED_FILES, WITHDRAWALS,
-              *SUMMARY_TABLES, OUTCOMES, CHANGE, ATTRITION, DOSES, DOSE_CATEGORIES, SAFETY_SIGNALS, RELEASE_METHOD)
+              *SUMMARY_TABLES, OUTCOMES, CHANGE, ATTRITION, DOSES, DOSE_CATEGORIES, SAFETY_SIGNALS, RELEASE_METHOD,
+              DATA_DICTIONARY)
 RESEARCH_TIER_TABLES = tuple(t for t in ALL_TABLES if t.released_in == "research")
 PUBLIC_TIER_TABLES = tuple(t for t in ALL_TABLES if t.released_in == "public")
 SCHEMAS = {"research": "Row-level, de-identified data", "summary": "Exact aggregates with suppression (research tier)",
@@ -358,14 +374,40 @@ def create_statements(table: Table, *, catalog: str | None = None) -> list[str]:
     return out
 
 
+REBUILT_SCHEMAS = ("summary", "public", "meta")  # derived tables, rebuilt whole by every release
+
+
 def ensure_tables(conn, *, catalog: str | None = None, tables=ALL_TABLES) -> None:
-    """Create every schema and table that does not exist yet (idempotent)."""
+    """Create every schema and table that does not exist yet (idempotent). A derived table (summary.*, public.*)
+    whose columns differ from its declaration, as after an upgrade, is dropped and recreated: the next release
+    rebuilds it anyway."""
     prefix = f"{catalog}." if catalog else ""
+    database = catalog or conn.execute("SELECT current_database()").fetchone()[0]
     for schema in {t.schema for t in tables}:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {prefix}{schema}")
     for table in tables:
+        if table.schema in REBUILT_SCHEMAS:
+            existing = [r[0] for r in conn.execute(
+                """SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ?
+                   AND table_name = ? ORDER BY column_index""", [database, table.schema, table.name]).fetchall()]
+            if existing and existing != column_names(table):
+                conn.execute(f"DROP TABLE {prefix}{table.qualified}")
         for statement in create_statements(table, catalog=catalog):
             conn.execute(statement)
+
+
+def write_data_dictionary(conn, *, catalog: str | None = None) -> None:
+    """(Re)fill meta.data_dictionary of a database from its own catalog, so it lists exactly what the file holds."""
+    prefix = f"{catalog}." if catalog else ""
+    database = catalog or conn.execute("SELECT current_database()").fetchone()[0]
+    ensure_tables(conn, catalog=catalog, tables=(DATA_DICTIONARY,))
+    conn.execute(f"DELETE FROM {prefix}{DATA_DICTIONARY.qualified}")
+    conn.execute(
+        f"""INSERT INTO {prefix}{DATA_DICTIONARY.qualified}
+            SELECT c.schema_name, c.table_name, t.comment, CAST(c.column_index AS INTEGER), c.column_name,
+                   c.data_type, c.comment
+            FROM duckdb_columns() c JOIN duckdb_tables() t USING (database_name, schema_name, table_name)
+            WHERE c.database_name = ? ORDER BY c.schema_name, c.table_name, c.column_index""", [database])
 
 
 def column_names(table: Table) -> list[str]:

@@ -224,6 +224,8 @@ def test_a_cell_with_exactly_its_margins_people_is_withheld_whole(study):
     rows += [(f"p{i:03d}", "psilocybin_mushrooms", ("fadiman", "stamets")[i % 2], "standard", i % 20) for i in range(40)]
     conn.executemany("INSERT INTO research.responses (study, participant_id, wave, substance, protocol, dose_band, "
                      "phq9_total) VALUES ('microdose_mood', ?, 'baseline', ?, ?, ?, ?)", rows)
+    conn.execute("""INSERT INTO research.instrument_scores (study, participant_id, wave, instrument, scale, score)
+                    SELECT study, participant_id, wave, 'phq9', 'total', phq9_total FROM research.responses""")
     release.build_public_tables(conn, {study.study: study}, KEY)
     got = {r[0]: r[1:] for r in conn.execute(
         """SELECT grouping, n_participants, n, suppressed FROM public.outcomes
