@@ -67,6 +67,8 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
         for table, n in counts:
             click.echo(f"  {table:38} {n:>9} rows")
         click.echo("Query it:  .venv/bin/survey-pipeline query \"SELECT * FROM public.outcomes WHERE NOT suppressed\"")
+        if (settings.reports_dir / "report.html").exists():
+            click.echo(f"Report:    {_rel(settings.reports_dir / 'report.html')} (charts from the public tier)")
     if summary.publish_attempted and not summary.published:
         click.echo("Releasing the research and public tiers FAILED (a disclosure check may have blocked it): see the "
                    "`publish` run in the Dagster UI", err=True)

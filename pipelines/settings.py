@@ -46,6 +46,7 @@ class Settings:
 
     research_tier: Path
     public_dir: Path
+    reports_dir: Path
 
     @property
     def public_tier(self) -> Path:
@@ -78,4 +79,5 @@ def load_settings() -> Settings:
         duckdb_memory_limit=os.environ.get("SURVEY_DUCKDB_MEMORY_LIMIT", "512MB"),
         research_tier=_tier_path("SURVEY_RESEARCH_TIER", warehouse, "research/research_tier.duckdb"),
         public_dir=_tier_path("SURVEY_PUBLIC_DIR", warehouse, "public"),
+        reports_dir=_tier_path("SURVEY_REPORTS_DIR", warehouse, "reports"),
     )

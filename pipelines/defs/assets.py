@@ -5,6 +5,7 @@ frame its asset produced. Their metadata holds counts, column names and check na
 """
 
 
+import base64
 import shutil
 from pathlib import Path
 
@@ -243,3 +244,19 @@ def public_tier(paths: SurveyPaths, warehouse: DuckDBResource):
     with warehouse.get_connection() as conn:
         files = release.write_public_tier(conn, Path(paths.public_dir))
     return dg.MaterializeResult(metadata={"path": str(Path(paths.public_dir)), "files": dg.MetadataValue.json(files)})
+
+
+@dg.asset(key=["reports", "outcomes"], deps=[public_tier], group_name="release", kinds={"html", "png"})
+def outcomes_report(paths: SurveyPaths):
+    """The visual report (report.html with embedded charts, and PNGs) under data/reports/, drawn from the public tier
+    file only: change from baseline with 95 % CIs by protocol and dose band, attrition, dose distributions; withheld
+    cells labelled as withheld, never drawn as zero."""
+    from pipelines.report import render_report
+
+    report = render_report(Path(paths.public_dir) / "public_tier.duckdb", Path(paths.reports_dir))
+    image = base64.b64encode(report.main_image.read_bytes()).decode()
+    return dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.path(str(report.html)),
+        "images": dg.MetadataValue.json([p.name for p in report.images]),
+        "change_from_baseline": dg.MetadataValue.md(f"![change from baseline](data:image/png;base64,{image})"),
+    })

@@ -24,6 +24,7 @@ class SurveyPaths(dg.ConfigurableResource):
     pseudonym_key_file: str
     research_tier: str
     public_dir: str
+    reports_dir: str
     chunk_rows: int = 50_000
 
     @classmethod
@@ -32,6 +33,7 @@ class SurveyPaths(dg.ConfigurableResource):
             landing_dir=str(settings.landing_dir), studies_dir=str(settings.studies_dir),
             staging_dir=str(settings.staging_dir), pseudonym_key_file=str(settings.pseudonym_key_file),
             research_tier=str(settings.research_tier), public_dir=str(settings.public_dir),
+            reports_dir=str(settings.reports_dir),
             chunk_rows=settings.chunk_rows,
         )
 

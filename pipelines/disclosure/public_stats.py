@@ -143,7 +143,7 @@ def em_quantiles(conn, cells: str, rows: str, keys: list[str], value: str, candi
                     FROM c GROUP BY {part}) pick
                 WHERE {' AND '.join(f'pick.{k} = e.{k}' for k in keys)}""")
     # each quantile is drawn on its own: sorting them (post-processing, no further disclosure) keeps q1 <= median
-    names = list(quantiles)
+    names = sorted(quantiles, key=quantiles.get)
     ordered = f"list_sort([{', '.join(names)}])"
     conn.execute(f"UPDATE {cells} SET " + ", ".join(f"{n} = {ordered}[{i + 1}]" for i, n in enumerate(names))
                  + f" WHERE {names[0]} IS NOT NULL")
