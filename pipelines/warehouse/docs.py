@@ -17,6 +17,10 @@ def table_reference() -> str:
         where = {"research": "research_tier.duckdb, generalised for k-anonymity; survey.duckdb as loaded",
                  "public": "public/ as DuckDB, Parquet and CSV; built in survey.duckdb"}.get(
             table.released_in, "survey.duckdb only (restricted)")
+        if table.schema == "summary":
+            where = "research_tier.duckdb; built in survey.duckdb"
+        elif table.schema == "meta":
+            where = "every tier's file, listing its own tables"
         parts.append(f"\n#### `{table.qualified}` ({where})\n\n{table.doc}\n")
         parts.append("| column | type | meaning |\n|---|---|---|")
         parts += [f"| `{c.name}` | {c.type} | {c.doc} |" for c in table.columns]
