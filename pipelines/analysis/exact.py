@@ -96,11 +96,13 @@ def build_exact(conn, study: str, waves: list[str], measures: list[str], followu
     prefix = f"{catalog}." if catalog else ""
     max_n = conn.execute("SELECT count(*) FROM an_doses").fetchone()[0]
     install_t_table(conn, max_n)
-    _outcomes(conn, study, waves, measures, min_cell)
-    _insert(conn, f"{prefix}{SUMMARY_OUTCOMES.qualified}", column_names(SUMMARY_OUTCOMES), "an_x_outcomes")
-    _change(conn, study, followups, measures, min_cell)
-    _insert(conn, f"{prefix}{SUMMARY_CHANGE.qualified}", column_names(SUMMARY_CHANGE), "an_x_change")
-    _insert(conn, f"{prefix}{SUMMARY_ATTRITION.qualified}", column_names(SUMMARY_ATTRITION), "an_x_attrition")
+    if measures:  # a study without instruments has doses but no scores
+        _outcomes(conn, study, waves, measures, min_cell)
+        _insert(conn, f"{prefix}{SUMMARY_OUTCOMES.qualified}", column_names(SUMMARY_OUTCOMES), "an_x_outcomes")
+    if measures and followups:  # change and attrition need a follow-up wave
+        _change(conn, study, followups, measures, min_cell)
+        _insert(conn, f"{prefix}{SUMMARY_CHANGE.qualified}", column_names(SUMMARY_CHANGE), "an_x_change")
+        _insert(conn, f"{prefix}{SUMMARY_ATTRITION.qualified}", column_names(SUMMARY_ATTRITION), "an_x_attrition")
     _doses(conn, study, waves, min_cell)
     _insert(conn, f"{prefix}{SUMMARY_DOSES.qualified}", column_names(SUMMARY_DOSES), "an_x_doses")
     _insert(conn, f"{prefix}{SUMMARY_DOSE_CATEGORIES.qualified}", column_names(SUMMARY_DOSE_CATEGORIES),

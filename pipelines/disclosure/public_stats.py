@@ -10,7 +10,8 @@ Every figure takes its noise from the cell key of the participants it rests on (
   uniform so that the same participants always give the same answer;
 - rates: the count meeting the criterion and the count not meeting it must each clear the noisy threshold that
   the safety signals use; the rate and its Wilson interval come from the published counts;
-- confidence intervals come from the published figures, widened by the variance of the noise itself.
+- confidence intervals come from the published figures only (perturbed n, rounded mean and SD: an interval from
+  the true n would give the true n away through its width), widened by the variance of the noise itself.
 A cell is withheld when it rests on fewer than min_cell participants, when everyone in it has the same value, or
 when it holds exactly the participants of a coarser cell containing it (it would repeat it and say its siblings
 are empty). dc_truth keeps, per table and cell, what each published figure rests on, for the checks.
@@ -220,8 +221,8 @@ def _outcomes(conn, study, settings, measures, waves) -> None:
                    CASE WHEN NOT p0.same_as_people THEN dc_count(p0.n_participants, p0.people_key) END, o.measure,
                    CASE WHEN o.eligible THEN dc_count(o.n, o.cell_key) END,
                    round(x.mean_raw, 1), round(x.sd_raw, 1), o.median, o.q1, o.q3,
-                   {_ci('x.mean_raw', 'x.sd_raw', 'o.n', 'x.noise_scale', '-')},
-                   {_ci('x.mean_raw', 'x.sd_raw', 'o.n', 'x.noise_scale', '+')},
+                   {_ci('round(x.mean_raw, 1)', 'round(x.sd_raw, 1)', 'dc_count(o.n, o.cell_key)', 'x.noise_scale', '-')},
+                   {_ci('round(x.mean_raw, 1)', 'round(x.sd_raw, 1)', 'dc_count(o.n, o.cell_key)', 'x.noise_scale', '+')},
                    NOT o.eligible
             FROM dc_o o
             LEFT JOIN dc_o_pub x USING (substance, protocol, dose_band, wave, measure)
@@ -302,8 +303,8 @@ def _change_and_attrition(conn, study, settings, measures, followups) -> None:
             SELECT {quote(study)}, c.grouping, c.substance, c.protocol, c.dose_band, c.wave, c.measure,
                    CASE WHEN c.eligible THEN dc_count(c.n, c.cell_key) END,
                    round(x.mc, 1), round(x.sdc, 1),
-                   {_ci('x.mc', 'x.sdc', 'c.n', 'x.noise_scale', '-')},
-                   {_ci('x.mc', 'x.sdc', 'c.n', 'x.noise_scale', '+')},
+                   {_ci('round(x.mc, 1)', 'round(x.sdc, 1)', 'dc_count(c.n, c.cell_key)', 'x.noise_scale', '-')},
+                   {_ci('round(x.mc, 1)', 'round(x.sdc, 1)', 'dc_count(c.n, c.cell_key)', 'x.noise_scale', '+')},
                    round(x.mc / nullif(x.sdc, 0), 2), round(x.mc / nullif(x.sdb, 0), 2),
                    CASE WHEN c.eligible THEN dc_count(c.n_changed, c.cell_key) END,
                    {', '.join(rates)}, NOT c.eligible

@@ -175,3 +175,15 @@ def test_public_figures_are_close_to_the_exact_ones(built):
            WHERE NOT p.suppressed AND NOT s.suppressed AND s.n >= 100""").fetchall()
     assert pairs
     assert all(abs(pm - sm) < 1.0 and abs(pmed - smed) <= 2 for pm, sm, pmed, smed in pairs)
+
+
+def test_public_intervals_use_only_published_figures(built, study):
+    """An interval computed from the true n would give the true n away through its width (a red-team run pinned
+    the exact n of 33 of 53 cells that way): the width must follow from the published n, mean and SD alone."""
+    scale = 27 / study.disclosure.mean_epsilon  # PHQ-9 range / epsilon: the Laplace scale on the sum
+    rows = built.execute("""SELECT n, mean, sd, ci_low, ci_high FROM public.outcomes
+                            WHERE measure = 'phq9_total' AND NOT suppressed""").fetchall()
+    assert rows
+    for n, mean, sd, lo, hi in rows:
+        half = stats.t.ppf(0.975, n - 1) * math.sqrt(sd * sd / n + 2 * (scale / n) ** 2)
+        assert (lo, hi) == pytest.approx((mean - half, mean + half), abs=0.006)

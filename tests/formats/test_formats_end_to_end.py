@@ -90,7 +90,10 @@ def assert_published(ws, study: str) -> None:
                       FROM public.outcomes WHERE study = ?""", [study])
     n_research = ws.sql("SELECT count(*) FROM research.responses WHERE study = ?", [study])[0][0]
     assert cells[0][1] == 0
-    assert (cells[0][0] > 0) == (n_research > 0)
+    # the grid of dose cells exists for every study with rows (outcome cells only for studies with instruments)
+    doses = ws.sql("SELECT count(*), count(*) FILTER (WHERE NOT suppressed) FROM public.dose_distribution "
+                   "WHERE study = ?", [study])
+    assert (doses[0][0] > 0) == (n_research > 0) and doses[0][1] == 0
     assert ws.settings.research_tier.exists() and ws.settings.public_tier.exists()
 
 
