@@ -31,7 +31,14 @@ def grid_sql(dimensions: dict[str, tuple[str, ...]]) -> str:
     return f"WITH {ctes} SELECT * FROM {', '.join(dimensions)}"
 
 
+def cell_grid(waves: list[str]) -> str:
+    """substance x protocol x dose band x wave, margins included."""
+    return grid_sql({"substance": SUBSTANCE_VALUES, "protocol": (*PROTOCOL_VALUES, ALL),
+                     "dose_band": (*BAND_VALUES, ALL), "wave": tuple(waves)})
+
+
 def outcome_grid(waves: list[str], measures: list[str]) -> str:
+    """The cell grid once per measure."""
     return grid_sql({"substance": SUBSTANCE_VALUES, "protocol": (*PROTOCOL_VALUES, ALL),
                      "dose_band": (*BAND_VALUES, ALL), "wave": tuple(waves), "measure": tuple(measures)})
 

@@ -9,6 +9,7 @@ worked out from the outcomes table.
 
 from __future__ import annotations
 
+import pyarrow as pa
 from scipy import stats
 
 from pipelines.analysis.cells import ALL, grid_sql, grouping_name, grouping_sets, margin, outcome_grid, quote
@@ -27,8 +28,7 @@ def install_t_table(conn, max_n: int) -> None:
     conn.execute("CREATE OR REPLACE TEMP TABLE an_t (df BIGINT, t DOUBLE)")
     top = max(int(max_n), 2)
     frame = {"df": list(range(1, top)), "t": [float(v) for v in stats.t.ppf(0.975, range(1, top))]}
-    import pyarrow as pa  # a table, not a row-by-row insert: max_n can be a million
-    arrow = pa.table(frame)
+    arrow = pa.table(frame)  # a table, not a row-by-row insert: max_n can be a million
     conn.register("an_t_arrow", arrow)
     conn.execute("INSERT INTO an_t SELECT * FROM an_t_arrow")
     conn.unregister("an_t_arrow")
@@ -80,13 +80,13 @@ def complementary_suppression(conn, table: str, keys: list[str], dims: list[str]
             return added
 
 
-def _insert(conn, target: str, columns: list[str], source: str, nulls: dict[str, str] | None = None) -> None:
+def _insert(conn, target: str, columns: list[str], source: str) -> None:
     """Copy a suppression-marked temp table into its target, withheld figures as NULL."""
     select = []
     for c in columns:
         keep = c in ("study", "grouping", "substance", "protocol", "dose_band", "wave", "measure", "unit", "kind",
                      "category", "suppressed")
-        select.append(c if keep else f"CASE WHEN suppressed THEN NULL ELSE {(nulls or {}).get(c, c)} END")
+        select.append(c if keep else f"CASE WHEN suppressed THEN NULL ELSE {c} END")
     conn.execute(f"INSERT INTO {target} ({', '.join(columns)}) SELECT {', '.join(select)} FROM {source} ORDER BY ALL")
 
 

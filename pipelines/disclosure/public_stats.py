@@ -19,10 +19,11 @@ are empty). dc_truth keeps, per table and cell, what each published figure rests
 
 from __future__ import annotations
 
-from pipelines.analysis.cells import ALL, grid_sql, outcome_grid, quote
+from pipelines.analysis.cells import ALL, cell_grid, grid_sql, grouping_name, outcome_grid, quote
 from pipelines.analysis.cells import BAND_VALUES, PROTOCOL_VALUES, STATUS_VALUES, SUBSTANCE_VALUES
 from pipelines.analysis.exact import install_t_table
 from pipelines.analysis.inputs import Measure
+from pipelines.disclosure.perturbation import cell_key_sql
 from pipelines.warehouse.tables import ATTRITION, CHANGE, DOSE_CATEGORIES, DOSES, OUTCOMES, column_names
 from schemas.study_config import DisclosureSettings
 
@@ -56,9 +57,7 @@ def _expand(source: str, dims: tuple[str, ...]) -> str:
 def _grouping(dims: tuple[str, ...]) -> str:
     if "dose_band" not in dims:
         return f"CASE WHEN g.protocol = '{ALL}' THEN 'substance' ELSE 'substance_protocol' END"
-    return (f"CASE WHEN g.protocol <> '{ALL}' AND g.dose_band <> '{ALL}' THEN 'substance_protocol_dose_band' "
-            f"WHEN g.protocol <> '{ALL}' THEN 'substance_protocol' WHEN g.dose_band <> '{ALL}' "
-            "THEN 'substance_dose_band' ELSE 'substance' END")
+    return grouping_name("g.protocol", "g.dose_band")
 
 
 def _same_as_margin(table: str, keys: list[str], dims: tuple[str, ...], count: str) -> str:
@@ -71,7 +70,7 @@ def _same_as_margin(table: str, keys: list[str], dims: tuple[str, ...], count: s
             f"AND {coarser} > {finer})")
 
 
-def _cells(conn, name: str, source: str, dims: tuple[str, ...], keys: list[str], grid: str, aggregates: str,
+def cell_table(conn, name: str, source: str, dims: tuple[str, ...], keys: list[str], grid: str, aggregates: str,
            count: str) -> None:
     """Temp table `name`: the grid left-joined to the aggregates of `source` over every margin, with the cell key
     (sum of record keys of the rows aggregated) and the same-as-margin flag."""
@@ -79,7 +78,7 @@ def _cells(conn, name: str, source: str, dims: tuple[str, ...], keys: list[str],
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {name}_0 AS
             WITH agg AS (SELECT {', '.join(cell)}, {aggregates},
-                                CAST(sum(record_key) % (CAST(1 AS HUGEINT) << 60) AS BIGINT) AS cell_key
+                                {cell_key_sql()} AS cell_key
                          FROM ({_expand(source, dims)}) GROUP BY {', '.join(cell)})
             SELECT {_grouping(dims)} AS grouping, g.*, agg.* EXCLUDE ({', '.join(cell)})
             FROM ({grid}) g LEFT JOIN agg USING ({', '.join(cell)})""")
@@ -115,7 +114,9 @@ def em_quantiles(conn, cells: str, rows: str, keys: list[str], value: str, candi
 
     `rows` holds one row per value with the cell columns `keys`; `candidates` (join columns, candidate) the grid.
     Utility of candidate c for quantile q: -max(0, #(x < c) - q n, q n - #(x <= c)), sensitivity 1."""
-    on = " AND ".join(f"h.{k} = c.{k}" for k in keys)
+    def same(alias: str) -> str:
+        return " AND ".join(f"{alias}.{k} = c.{k}" for k in keys)
+
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE em_cum AS
             SELECT {', '.join(keys)}, v, sum(cnt) OVER (PARTITION BY {', '.join(keys)} ORDER BY v) AS cum
@@ -126,8 +127,8 @@ def em_quantiles(conn, cells: str, rows: str, keys: list[str], value: str, candi
             FROM (SELECT {', '.join('e.' + k for k in keys)}, e.n_basis AS n, e.cell_key, g.candidate
                   FROM {cells} e JOIN {candidates} g ON {' AND '.join(f'g.{j} = e.{j}' for j in join)}
                   WHERE e.eligible) c
-            ASOF LEFT JOIN em_cum le ON {on.replace('h.', 'le.')} AND c.candidate >= le.v
-            ASOF LEFT JOIN em_cum lt ON {on.replace('h.', 'lt.')} AND c.candidate > lt.v""")
+            ASOF LEFT JOIN em_cum le ON {same('le')} AND c.candidate >= le.v
+            ASOF LEFT JOIN em_cum lt ON {same('lt')} AND c.candidate > lt.v""")
     for name, q in quantiles.items():
         conn.execute(f"ALTER TABLE {cells} ADD COLUMN IF NOT EXISTS {name} DOUBLE")
         part = ", ".join(keys)
@@ -157,7 +158,8 @@ def _truth(conn, study: str, table: str, min_cell: int, cells: str, n: str, publ
                      coalesce({published}, false), coalesce({all_same}, false) FROM {cells}""")
 
 
-def _measure_ranges(conn, measures: list[Measure]) -> None:
+def _score_candidates(conn, measures: list[Measure]) -> None:
+    """dc_grid_scores: each whole point of each score's range, the candidates of its quantiles."""
     conn.execute("CREATE OR REPLACE TEMP TABLE dc_grid_scores (measure VARCHAR, candidate DOUBLE)")
     rows = []
     for m in measures:
@@ -174,7 +176,7 @@ def build_public_statistics(conn, study: str, settings: DisclosureSettings, meas
     """Insert this study's rows of public.outcomes, change_from_baseline, attrition, dose_distribution and
     dose_categories (macros of perturbation.py installed, an_* inputs built)."""
     install_t_table(conn, conn.execute("SELECT count(*) FROM an_doses").fetchone()[0])
-    _measure_ranges(conn, measures)
+    _score_candidates(conn, measures)
     conn.execute(f"""CREATE OR REPLACE TEMP TABLE dc_rk AS SELECT DISTINCT participant_id,
                      dc_record_key({quote(salt)}, participant_id) AS record_key FROM an_doses""")
     names = [m.name for m in measures]
@@ -193,15 +195,16 @@ def _outcomes(conn, study, settings, measures, waves) -> None:
                     SELECT s.*, k.record_key, s.score - m.low AS shifted FROM an_scores s
                     JOIN dc_rk k USING (participant_id) JOIN an_measures m USING (measure)""")
     keys = ["substance", "wave", "measure"]
-    _cells(conn, "dc_o", "dc_src", ("protocol", "dose_band"), keys, outcome_grid(waves, [m.name for m in measures]),
+    cell_table(conn, "dc_o", "dc_src", ("protocol", "dose_band"), keys, outcome_grid(waves, [m.name for m in measures]),
            "count(*) AS n, sum(shifted) AS s1, sum(shifted * shifted) AS s2, min(score) AS lo, max(score) AS hi, "
            "count(DISTINCT participant_id) AS n_people", "n")
     # n_participants: everyone in the cell with a response at that wave, as in public.safety_signals
-    conn.execute("""CREATE OR REPLACE TEMP TABLE dc_people AS
-                    SELECT substance, protocol, dose_band, wave, count(*) AS n_participants,
-                           CAST(sum(record_key) % (CAST(1 AS HUGEINT) << 60) AS BIGINT) AS people_key
-                    FROM (""" + _expand("(SELECT d.*, k.record_key FROM an_doses d JOIN dc_rk k USING (participant_id))",
-                                        ("protocol", "dose_band")) + ") GROUP BY ALL")
+    conn.execute("CREATE OR REPLACE TEMP TABLE dc_people_rows AS SELECT d.*, k.record_key FROM an_doses d "
+                 "JOIN dc_rk k USING (participant_id)")
+    cell_table(conn, "dc_people", "dc_people_rows", ("protocol", "dose_band"), ["substance", "wave"],
+               cell_grid(waves),
+               "count(*) AS n_participants", "n_participants")
+    conn.execute("DROP TABLE dc_people_rows")
     conn.execute(f"""ALTER TABLE dc_o ADD COLUMN eligible BOOLEAN""")
     conn.execute(f"""UPDATE dc_o SET eligible = n >= {min_cell} AND lo < hi AND NOT same_as_margin""")
     conn.execute("ALTER TABLE dc_o ADD COLUMN n_basis BIGINT")
@@ -218,7 +221,7 @@ def _outcomes(conn, study, settings, measures, waves) -> None:
     conn.execute(
         f"""INSERT INTO public.outcomes ({', '.join(column_names(OUTCOMES))})
             SELECT {quote(study)}, o.grouping, o.substance, o.protocol, o.dose_band, o.wave,
-                   CASE WHEN NOT p0.same_as_people THEN dc_count(p0.n_participants, p0.people_key) END, o.measure,
+                   CASE WHEN NOT p0.same_as_margin THEN dc_count(p0.n_participants, p0.cell_key) END, o.measure,
                    CASE WHEN o.eligible THEN dc_count(o.n, o.cell_key) END,
                    round(x.mean_raw, 1), round(x.sd_raw, 1), o.median, o.q1, o.q3,
                    {_ci('round(x.mean_raw, 1)', 'round(x.sd_raw, 1)', 'dc_count(o.n, o.cell_key)', 'x.noise_scale', '-')},
@@ -226,8 +229,7 @@ def _outcomes(conn, study, settings, measures, waves) -> None:
                    NOT o.eligible
             FROM dc_o o
             LEFT JOIN dc_o_pub x USING (substance, protocol, dose_band, wave, measure)
-            LEFT JOIN (SELECT c.*, {_same_as_margin('dc_people', ['substance', 'wave'], ('protocol', 'dose_band'), 'n_participants')}
-                              AS same_as_people FROM dc_people c) p0 USING (substance, protocol, dose_band, wave)""")
+            LEFT JOIN dc_people p0 USING (substance, protocol, dose_band, wave)""")
     _truth(conn, study, "public.outcomes", min_cell, "dc_o", "n", "eligible", "n > 0 AND lo = hi")
     for t in ("dc_src", "dc_o", "dc_o_pub", "dc_people"):
         conn.execute(f"DROP TABLE {t}")
@@ -241,7 +243,7 @@ def _change_and_attrition(conn, study, settings, measures, followups) -> None:
     conn.execute("""CREATE OR REPLACE TEMP TABLE dc_src AS
                     SELECT a.*, k.record_key, a.baseline - m.low AS shifted FROM an_attrition a
                     JOIN dc_rk k USING (participant_id) JOIN an_measures m USING (measure)""")
-    _cells(conn, "dc_a", "dc_src", dims, keys, grid,
+    cell_table(conn, "dc_a", "dc_src", dims, keys, grid,
            "count(*) AS n_baseline, count(*) FILTER (WHERE followed_up) AS n_followed_up, "
            "count(*) FILTER (WHERE NOT followed_up) AS n_lost, "
            "sum(shifted) FILTER (WHERE followed_up) AS s_f, sum(shifted) FILTER (WHERE NOT followed_up) AS s_l",
@@ -273,7 +275,7 @@ def _change_and_attrition(conn, study, settings, measures, followups) -> None:
                            p.baseline - m.low AS shifted_base FROM an_pairs p
                     JOIN dc_rk k USING (participant_id) JOIN an_measures m USING (measure)""")
     rate_aggs = ", ".join(f"count({r}) AS {r}_assessed, count(*) FILTER (WHERE {r}) AS {r}_yes" for r in RATES)
-    _cells(conn, "dc_c", "dc_src", dims, keys, grid,
+    cell_table(conn, "dc_c", "dc_src", dims, keys, grid,
            "count(*) AS n, sum(shifted_change) AS c1, sum(shifted_change * shifted_change) AS c2, "
            "sum(shifted_base) AS b1, sum(shifted_base * shifted_base) AS b2, min(change) AS lo, max(change) AS hi, "
            f"count(*) FILTER (WHERE changed_protocol) AS n_changed, {rate_aggs}", "n")
@@ -326,7 +328,7 @@ def _doses(conn, study, settings, waves) -> None:
                      SELECT d.* EXCLUDE (dose_band), k.record_key,
                             CASE WHEN d.dose_amount IS NOT NULL THEN least(d.dose_amount, CASE d.unit {tops} END) END AS dose FROM an_doses d
                      JOIN dc_rk k USING (participant_id)""")
-    _cells(conn, "dc_d", "dc_src", dims, keys, grid,
+    cell_table(conn, "dc_d", "dc_src", dims, keys, grid,
            "count(*) AS n_responses, count(dose) AS n_with_dose, min(dose) AS lo, max(dose) AS hi, any_value(unit) AS unit",
            "n_with_dose")
     conn.execute(f"""ALTER TABLE dc_d ADD COLUMN eligible BOOLEAN; ALTER TABLE dc_d ADD COLUMN n_basis BIGINT;
@@ -356,7 +358,7 @@ def _doses(conn, study, settings, waves) -> None:
     cat_grid = (f"SELECT * FROM ({cat_grid}) WHERE (kind = 'dose_band' AND category IN "
                 f"({', '.join(quote(b) for b in (*BAND_VALUES, ALL))})) OR (kind = 'dose_status' AND category IN "
                 f"({', '.join(quote(s) for s in (*STATUS_VALUES, ALL))}))")
-    _cells(conn, "dc_k", "dc_src", ("protocol", "category"), ["substance", "wave", "kind"], cat_grid,
+    cell_table(conn, "dc_k", "dc_src", ("protocol", "category"), ["substance", "wave", "kind"], cat_grid,
            "count(*) AS n", "n")
     conn.execute(
         f"""INSERT INTO public.dose_categories ({', '.join(column_names(DOSE_CATEGORIES))})

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.analysis import exact, inputs
-from pipelines.analysis.cells import ALL, grid_sql, grouping_name, BAND_VALUES, PROTOCOL_VALUES, SUBSTANCE_VALUES
+from pipelines.analysis.cells import cell_grid
 from pipelines.disclosure import kanonymity, perturbation, public_stats
 from pipelines.warehouse.connect import transaction
 from pipelines.warehouse.tables import (
@@ -198,11 +198,6 @@ class PublicReport:
         return all(t["published_below_min_cell"] == 0 and t["published_all_same"] == 0 for t in self.tables.values())
 
 
-def _grid(waves: list[str]) -> str:
-    return grid_sql({"substance": SUBSTANCE_VALUES, "protocol": (*PROTOCOL_VALUES, ALL),
-                     "dose_band": (*BAND_VALUES, ALL), "wave": tuple(waves)})
-
-
 def build_public_tables(conn, studies: dict[str, StudyConfig], key: bytes) -> PublicReport:
     """Rebuild public.* in the restricted warehouse from research.responses, in one transaction."""
     ensure_tables(conn)
@@ -236,39 +231,17 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
                                          [w for w in waves if w != config.baseline_wave], salt)
     inputs.drop_inputs(conn)
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE dc_cells0 AS
-            WITH base AS (
-                SELECT coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
-                       coalesce(dose_band, 'unknown') AS dose_band, wave, dc_record_key(?, participant_id) AS record_key,
-                       {', '.join('flag_' + s for s in SIGNALS)}
-                FROM research.responses WHERE study = ?),
-            agg AS (
-                SELECT substance, CASE WHEN grouping(protocol) = 1 THEN 'all' ELSE protocol END AS protocol,
-                       CASE WHEN grouping(dose_band) = 1 THEN 'all' ELSE dose_band END AS dose_band, wave,
-                       count(*) AS n,  -- one row per participant and wave: rows are participants
-                       {perturbation.cell_key_sql()} AS cell_key, {signal_aggs}
-                FROM base
-                GROUP BY GROUPING SETS ((substance, protocol, dose_band, wave), (substance, protocol, wave),
-                                        (substance, dose_band, wave), (substance, wave)))
-            SELECT {grouping_name('grid.protocol', 'grid.dose_band')} AS grouping, grid.*,
-                   coalesce(agg.n, 0) AS n, coalesce(agg.cell_key, 0) AS cell_key,
-                   {', '.join(f'agg.{s}_assessed, agg.{s}_flagged' for s in SIGNALS)}
-            FROM ({_grid(waves)}) grid
-            LEFT JOIN agg USING (substance, protocol, dose_band, wave)""",
+        f"""CREATE OR REPLACE TEMP TABLE dc_signal_rows AS
+            SELECT coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
+                   coalesce(dose_band, 'unknown') AS dose_band, wave, dc_record_key(?, participant_id) AS record_key,
+                   {', '.join('flag_' + s for s in SIGNALS)}
+            FROM research.responses WHERE study = ?""",
         [salt, study],
     )
-    # a cell holding exactly the people of a coarser cell containing it would repeat that cell's figures and show
-    # that its siblings are empty: such a cell is withheld whole (the coarser one is published)
-    conn.execute(
-        """CREATE OR REPLACE TEMP TABLE dc_cells AS
-           SELECT c.*, EXISTS (
-               SELECT 1 FROM dc_cells0 m
-               WHERE m.substance = c.substance AND m.wave = c.wave AND m.n = c.n AND c.n > 0
-                 AND (m.protocol = 'all' OR m.protocol = c.protocol) AND (m.dose_band = 'all' OR m.dose_band = c.dose_band)
-                 AND (m.protocol = 'all')::INT + (m.dose_band = 'all')::INT
-                     > (c.protocol = 'all')::INT + (c.dose_band = 'all')::INT) AS same_as_margin
-           FROM dc_cells0 c""")
-    conn.execute("DROP TABLE dc_cells0")
+    # one row per participant and wave: n counts participants
+    public_stats.cell_table(conn, "dc_cells", "dc_signal_rows", ("protocol", "dose_band"), ["substance", "wave"],
+                            cell_grid(waves), f"count(*) AS n, {signal_aggs}", "n")
+    conn.execute("DROP TABLE dc_signal_rows")
     min_cell = settings.min_cell
     for signal in SIGNALS:
         a, f = f"{signal}_assessed", f"{signal}_flagged"
