@@ -9,8 +9,8 @@ worked out from the outcomes table.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
-from scipy import stats
 
 from pipelines.analysis.cells import ALL, grid_sql, grouping_name, grouping_sets, margin, outcome_grid, quote
 from pipelines.analysis.cells import BAND_VALUES, PROTOCOL_VALUES, STATUS_VALUES, SUBSTANCE_VALUES
@@ -18,28 +18,26 @@ from pipelines.warehouse.tables import (
     SUMMARY_ATTRITION, SUMMARY_CHANGE, SUMMARY_DOSE_CATEGORIES, SUMMARY_DOSES, SUMMARY_OUTCOMES, column_names,
 )
 
-Z_975 = float(stats.norm.ppf(0.975))
 QUANTILES = (10, 25, 50, 75, 90)
 RATES = ("response", "remission", "improved")
 
 
 def install_t_table(conn, max_n: int) -> None:
     """an_t(df, t): the 0.975 quantile of Student's t for df 1..max_n - 1, from scipy (DuckDB has no t quantile)."""
+    from scipy import stats  # here, not at import: scipy.stats costs seconds that every CLI command would pay
+
     conn.execute("CREATE OR REPLACE TEMP TABLE an_t (df BIGINT, t DOUBLE)")
-    top = max(int(max_n), 2)
-    frame = {"df": list(range(1, top)), "t": [float(v) for v in stats.t.ppf(0.975, range(1, top))]}
-    arrow = pa.table(frame)  # a table, not a row-by-row insert: max_n can be a million
+    df = np.arange(1, max(int(max_n), 2), dtype=np.int64)
+    arrow = pa.table({"df": df, "t": stats.t.ppf(0.975, df)})  # vectorised: max_n can be a million
     conn.register("an_t_arrow", arrow)
     conn.execute("INSERT INTO an_t SELECT * FROM an_t_arrow")
     conn.unregister("an_t_arrow")
-    conn.execute(f"""CREATE OR REPLACE TEMP MACRO an_wilson_low(x, n) AS
-                     CASE WHEN n > 0 THEN ((x / n + {Z_975 ** 2!r} / (2 * n))
-                          - {Z_975!r} * sqrt((x / n) * (1 - x / n) / n + {Z_975 ** 2!r} / (4 * n * n)))
-                          / (1 + {Z_975 ** 2!r} / n) END""")
-    conn.execute(f"""CREATE OR REPLACE TEMP MACRO an_wilson_high(x, n) AS
-                     CASE WHEN n > 0 THEN ((x / n + {Z_975 ** 2!r} / (2 * n))
-                          + {Z_975!r} * sqrt((x / n) * (1 - x / n) / n + {Z_975 ** 2!r} / (4 * n * n)))
-                          / (1 + {Z_975 ** 2!r} / n) END""")
+    z = float(stats.norm.ppf(0.975))
+    # Wilson score interval of x successes in n; side -1 gives the lower end, +1 the upper
+    conn.execute(f"""CREATE OR REPLACE TEMP MACRO an_wilson(x, n, side) AS
+                     CASE WHEN n > 0 THEN ((x / n + {z ** 2!r} / (2 * n))
+                          + side * {z!r} * sqrt((x / n) * (1 - x / n) / n + {z ** 2!r} / (4 * n * n)))
+                          / (1 + {z ** 2!r} / n) END""")
 
 
 def t_ci(mean: str, sd: str, n: str, sign: str) -> str:
@@ -134,8 +132,8 @@ def _change(conn, study, followups, measures, min_cell) -> None:
     rate_cols = ", ".join(
         f"""CASE WHEN {r}_assessed > 0 THEN n_{r} END AS n_{r},
             CASE WHEN {r}_assessed > 0 THEN n_{r} / n_pairs END AS {r}_rate,
-            CASE WHEN {r}_assessed > 0 THEN an_wilson_low(n_{r}, n_pairs) END AS {r}_ci_low,
-            CASE WHEN {r}_assessed > 0 THEN an_wilson_high(n_{r}, n_pairs) END AS {r}_ci_high""" for r in RATES)
+            CASE WHEN {r}_assessed > 0 THEN an_wilson(n_{r}, n_pairs, -1) END AS {r}_ci_low,
+            CASE WHEN {r}_assessed > 0 THEN an_wilson(n_{r}, n_pairs, 1) END AS {r}_ci_high""" for r in RATES)
     grid = outcome_grid(followups, measures)
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE an_x_attrition AS

@@ -296,8 +296,8 @@ def _change_and_attrition(conn, study, settings, measures, followups) -> None:
               f"AND dc_sensitive_ok(c.n - c.{r}_yes, c.cell_key, '{r}:no'))")
         x, n = f"dc_count(c.{r}_yes, c.cell_key)", "dc_count(c.n, c.cell_key)"
         rates.append(f"""CASE WHEN {ok} THEN {x} END, CASE WHEN {ok} THEN round({x} / {n}, 3) END,
-                         CASE WHEN {ok} THEN round(an_wilson_low({x}, {n}), 3) END,
-                         CASE WHEN {ok} THEN round(an_wilson_high({x}, {n}), 3) END""")
+                         CASE WHEN {ok} THEN round(an_wilson({x}, {n}, -1), 3) END,
+                         CASE WHEN {ok} THEN round(an_wilson({x}, {n}, 1), 3) END""")
         _truth(conn, study, f"public.change_from_baseline:{r}", min_cell, "dc_c AS c",
                f"least(c.{r}_yes, c.n - c.{r}_yes)", ok, "false")
     conn.execute(
