@@ -143,7 +143,7 @@ def _dose_chart(conn, path: Path) -> None:
 def _table_html(conn, sql: str) -> str:
     cursor = conn.execute(sql)
     head = "".join(f"<th>{html.escape(d[0])}</th>" for d in cursor.description)
-    body = "".join("<tr>" + "".join(f"<td>{'withheld' if v is None else html.escape(str(v))}</td>" for v in row)
+    body = "".join("<tr>" + "".join(f"<td>{'–' if v is None else html.escape(str(v))}</td>" for v in row)
                    + "</tr>" for row in cursor.fetchall())
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -181,7 +181,8 @@ table{{border-collapse:collapse;font-size:0.85em}} td,th{{border:1px solid #ccc;
 come from the exponential mechanism; a cell resting on fewer than 11 participants (or on none) is <em>withheld</em>
 and shown as such, never as zero. Observational data: differences between protocols are not effects of protocols.</p>
 {images}
-<h2>Change from baseline (published cells)</h2>{change}
+<h2>Change from baseline (published cells)</h2>
+<p>– : withheld, or not defined for this score (response and remission are defined for PHQ-9 and QIDS-SR16).</p>{change}
 <h2>How the figures were protected</h2>{method}
 </body></html>"""
     (tmp / "report.html").write_text(page, encoding="utf-8")

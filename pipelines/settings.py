@@ -30,6 +30,9 @@ def _path(variable: str) -> Path:
     return path if path.is_absolute() else (REPO_ROOT / path)
 
 
+PUBLIC_TIER_FILE = "public_tier.duckdb"  # the public DuckDB file inside the public folder
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations for one pipeline invocation."""
@@ -51,7 +54,7 @@ class Settings:
     @property
     def public_tier(self) -> Path:
         """The public DuckDB file; its Parquet and CSV exports sit beside it."""
-        return self.public_dir / "public_tier.duckdb"
+        return self.public_dir / PUBLIC_TIER_FILE
 
 
 def _tier_path(variable: str, warehouse: Path, default: str) -> Path:

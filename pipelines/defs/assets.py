@@ -23,6 +23,7 @@ from pipelines.privacy.pseudonym import PseudonymKeyError, load_key, load_or_cre
 from pipelines.privacy.safe_report import value_free_message
 from pipelines.readers import ExportReadError
 from pipelines.warehouse.load import already_loaded, holds_pseudonyms, load_staged, record_failure
+from pipelines.settings import PUBLIC_TIER_FILE
 from pipelines.warehouse.tables import PUBLIC_TIER_TABLES
 from schemas.study_config import StudyConfigError
 
@@ -253,7 +254,7 @@ def outcomes_report(paths: SurveyPaths):
     cells labelled as withheld, never drawn as zero."""
     from pipelines.report import render_report
 
-    report = render_report(Path(paths.public_dir) / "public_tier.duckdb", Path(paths.reports_dir))
+    report = render_report(Path(paths.public_dir) / PUBLIC_TIER_FILE, Path(paths.reports_dir))
     image = base64.b64encode(report.main_image.read_bytes()).decode()
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(report.html)),

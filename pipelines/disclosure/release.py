@@ -19,6 +19,7 @@ from pathlib import Path
 from pipelines.analysis import exact, inputs
 from pipelines.analysis.cells import cell_grid
 from pipelines.disclosure import kanonymity, perturbation, public_stats
+from pipelines.settings import PUBLIC_TIER_FILE
 from pipelines.warehouse.connect import transaction
 from pipelines.warehouse.tables import (
     INSTRUMENT_ITEMS, INSTRUMENT_SCORES, PUBLIC_TIER_TABLES, RELEASE_METHOD, RESEARCH_TIER_TABLES, RESPONSES,
@@ -329,7 +330,7 @@ def write_public_tier(conn, public_dir: Path) -> list[str]:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
     tmp.mkdir(mode=0o755)
-    database = tmp / "public_tier.duckdb"
+    database = tmp / PUBLIC_TIER_FILE
     conn.execute(f"ATTACH {_quote(str(database))} AS pub")
     written = []
     try:
@@ -358,7 +359,7 @@ def write_public_tier(conn, public_dir: Path) -> list[str]:
         os.replace(public_dir, old)
     os.replace(tmp, public_dir)
     shutil.rmtree(old, ignore_errors=True)
-    return ["public_tier.duckdb", *written]
+    return [PUBLIC_TIER_FILE, *written]
 
 
 def _formula_safe(column: str) -> str:
