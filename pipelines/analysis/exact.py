@@ -4,7 +4,8 @@ Protection, since these are exact: a cell resting on fewer than `min_cell` parti
 where everyone has the same value (it would state each of them); then complementary suppression withholds one more
 cell wherever a withheld one could be worked out as a margin minus its published parts. Attrition and change rows
 are withheld when either group (followed up, lost) is below the minimum, so that the lost group's baseline cannot be
-worked out from the outcomes table.
+worked out from the outcomes table; a follow-up outcome cell is withheld when 1-10 of its respondents are not among
+the cell's pairs, or pairs not among its respondents (their total would follow from the change and attrition rows).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def build_exact(conn, study: str, waves: list[str], measures: list[str], followu
     max_n = conn.execute("SELECT count(*) FROM an_doses").fetchone()[0]
     install_t_table(conn, max_n)
     if measures:  # a study without instruments has doses but no scores
+        _unpaired(conn)
         _outcomes(conn, study, waves, measures, min_cell)
         _insert(conn, f"{prefix}{SUMMARY_OUTCOMES.qualified}", column_names(SUMMARY_OUTCOMES), "an_x_outcomes")
     if measures and followups:  # change and attrition need a follow-up wave
@@ -105,8 +107,28 @@ def build_exact(conn, study: str, waves: list[str], measures: list[str], followu
     _insert(conn, f"{prefix}{SUMMARY_DOSES.qualified}", column_names(SUMMARY_DOSES), "an_x_doses")
     _insert(conn, f"{prefix}{SUMMARY_DOSE_CATEGORIES.qualified}", column_names(SUMMARY_DOSE_CATEGORIES),
             "an_x_dose_categories")
-    for table in ("an_x_outcomes", "an_x_change", "an_x_attrition", "an_x_doses", "an_x_dose_categories", "an_t"):
+    for table in ("an_x_unpaired", "an_x_outcomes", "an_x_change", "an_x_attrition", "an_x_doses", "an_x_dose_categories", "an_t"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _unpaired(conn) -> None:
+    """an_x_unpaired: per follow-up cell, the respondents scored there (summary.outcomes, by follow-up answers) who
+    are not among the cell's pairs (summary.change_from_baseline, by baseline answers), and the pairs not scored
+    there. The follow-up n x mean minus the pairs' sums (mean change and the followed-up baseline mean) is their
+    total, so a follow-up outcome cell is withheld when they are 1-10."""
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE an_x_unpaired AS
+            WITH rows AS (
+                SELECT participant_id, substance, protocol, dose_band, wave, measure, 1 AS in_outcomes, 0 AS in_pairs
+                FROM an_scores WHERE wave IN (SELECT wave FROM an_followup_waves)
+                UNION ALL
+                SELECT participant_id, substance, protocol, dose_band, wave, measure, 0, 1 FROM an_pairs),
+            member AS (
+                SELECT substance, {margin('protocol')}, {margin('dose_band')}, wave, measure,
+                       max(in_outcomes) <> max(in_pairs) AS differs
+                FROM rows GROUP BY {grouping_sets('wave', 'measure', 'participant_id')})
+            SELECT substance, protocol, dose_band, wave, measure, count(*) FILTER (WHERE differs) AS n_unpaired
+            FROM member GROUP BY ALL""")
 
 
 def _outcomes(conn, study, waves, measures, min_cell) -> None:
@@ -121,8 +143,10 @@ def _outcomes(conn, study, waves, measures, min_cell) -> None:
             SELECT {quote(study)} AS study, {grouping_name('g.protocol', 'g.dose_band')} AS grouping, g.*,
                    coalesce(agg.n, 0) AS n, mean, sd, median, q1, q3,
                    {t_ci('mean', 'sd', 'agg.n', '-')} AS ci_low, {t_ci('mean', 'sd', 'agg.n', '+')} AS ci_high,
-                   coalesce(agg.n BETWEEN 1 AND {min_cell - 1} OR sd = 0, false) AS suppressed
-            FROM ({outcome_grid(waves, measures)}) g LEFT JOIN agg USING (substance, protocol, dose_band, wave, measure)""")
+                   coalesce(agg.n BETWEEN 1 AND {min_cell - 1} OR sd = 0
+                            OR u.n_unpaired BETWEEN 1 AND {min_cell - 1}, false) AS suppressed
+            FROM ({outcome_grid(waves, measures)}) g LEFT JOIN agg USING (substance, protocol, dose_band, wave, measure)
+            LEFT JOIN an_x_unpaired u USING (substance, protocol, dose_band, wave, measure)""")
     complementary_suppression(conn, "an_x_outcomes", ["substance", "wave", "measure"], ["protocol", "dose_band"],
                               "n", min_cell)
 

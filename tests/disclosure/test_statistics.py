@@ -187,3 +187,36 @@ def test_public_intervals_use_only_published_figures(built, study):
     for n, mean, sd, lo, hi in rows:
         half = stats.t.ppf(0.975, n - 1) * math.sqrt(sd * sd / n + 2 * (scale / n) ** 2)
         assert (lo, hi) == pytest.approx((mean - half, mean + half), abs=0.006)
+
+
+def test_exact_tables_do_not_combine_into_a_small_group_total(built, study):
+    """The red-team attack across tables: summary.outcomes at follow-up (n x mean) minus the pairs' follow-up sum
+    (change n_pairs x mean_change + attrition n_followed_up x baseline_mean_followed_up) is the score total of the
+    follow-up respondents of the cell outside its pairs. Wherever all three rows are published, that total must
+    rest on no one or on at least min_cell participants (counted here from research.responses)."""
+    min_cell = study.disclosure.min_cell
+    rows = built.execute(
+        """SELECT o.substance, o.protocol, o.dose_band, o.wave, o.measure
+           FROM summary.outcomes o
+           JOIN summary.change_from_baseline c USING (substance, protocol, dose_band, wave, measure)
+           JOIN summary.attrition a USING (substance, protocol, dose_band, wave, measure)
+           WHERE NOT o.suppressed AND NOT c.suppressed AND NOT a.suppressed AND o.n > 0""").fetchall()
+    assert rows
+    answers = {}
+    for pid, wave, substance, protocol, band in built.execute(
+            "SELECT participant_id, wave, coalesce(substance, 'unknown'), coalesce(protocol, 'unknown'), "
+            "coalesce(dose_band, 'unknown') FROM research.responses").fetchall():
+        answers[(pid, wave)] = (substance, protocol, band)
+
+    def in_cell(cell, substance, protocol, band):
+        return cell[0] == substance and cell[1] in ("all", protocol) and cell[2] in ("all", band)
+
+    for substance, protocol, band, wave, measure in rows:
+        instrument, scale = measure.split("_", 1)
+        cell = (substance, protocol, band)
+        scored = {w: set(_scores(built, "r.wave = ? AND s.instrument = ? AND s.scale = ?", [w, instrument, scale]))
+                  for w in ("baseline", wave)}
+        at_followup = {p for p in scored[wave] if in_cell(cell, *answers[(p, wave)])}
+        pairs = {p for p in scored[wave] & scored["baseline"] if in_cell(cell, *answers[(p, "baseline")])}
+        outside = len(at_followup ^ pairs)
+        assert outside == 0 or outside >= min_cell, (cell, wave, measure, outside)
