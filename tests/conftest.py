@@ -17,7 +17,7 @@ from pipelines.defs.assets import (
 from pipelines.defs.partitions import landing_files, partition_key
 from pipelines.defs.resources import default_resources
 from pipelines.settings import REPO_ROOT, Settings, load_settings
-from tests.paths import REAL_EXPORTS, REAL_EXPORTS_ABSENT, STUDY
+from tests.paths import REAL_EXPORTS, REAL_EXPORTS_ABSENT, SAMPLE_DIR, STUDY
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -75,22 +75,76 @@ def studies_dir() -> Path | None:
     return None
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studies_dir: Path | None):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
+def _environment(root: Path, studies_dir: Path | None = None) -> dict[str, str]:
+    """The variables that point a pipeline at `root`, with a Dagster home holding the repository's dagster.yaml."""
+    home = root / "dagster_home"
+    home.mkdir(parents=True)
     shutil.copy(REPO_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    (root / "landing").mkdir()
     env = {
-        "SURVEY_LANDING_DIR": tmp_path / "landing",
-        "SURVEY_WAREHOUSE": tmp_path / "warehouse" / "survey.duckdb",
-        "SURVEY_PSEUDONYM_KEY_FILE": tmp_path / "secrets" / "pseudonym.key",
-        "SURVEY_STAGING_DIR": tmp_path / "staging",
+        "SURVEY_LANDING_DIR": root / "landing",
+        "SURVEY_WAREHOUSE": root / "warehouse" / "survey.duckdb",
+        "SURVEY_PSEUDONYM_KEY_FILE": root / "secrets" / "pseudonym.key",
+        "SURVEY_STAGING_DIR": root / "staging",
         "DAGSTER_HOME": home,
     }
     if studies_dir is not None:
         env["SURVEY_STUDIES_DIR"] = studies_dir
-    for name, value in env.items():
-        monkeypatch.setenv(name, str(value))
-    (tmp_path / "landing").mkdir()
+    return {name: str(value) for name, value in env.items()}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studies_dir: Path | None):
+    for name, value in _environment(tmp_path, studies_dir).items():
+        monkeypatch.setenv(name, value)
     with dg.DagsterInstance.get() as instance:
         yield Workspace(load_settings(), instance)
+
+
+SAMPLE_KEY = "3c" * 32  # a fixed key, so tests can compute a participant's pseudonym
+
+
+@dataclass
+class ReleasedSample:
+    """The bundled sample ingested and published once, through Dagster, with the run results kept."""
+
+    workspace: Workspace
+    ingest_results: list[dg.ExecuteInProcessResult]
+    publish_result: dg.ExecuteInProcessResult
+
+
+@pytest.fixture(scope="session")
+def released_sample(tmp_path_factory) -> ReleasedSample:
+    """Shared by every test that only reads what a run of the sample leaves behind: the tests must not change it.
+    Tests that go on from there take `sample_workspace`, a copy of its files in a workspace of their own."""
+    root = tmp_path_factory.mktemp("released_sample")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _environment(root).items():
+            mp.setenv(name, value)
+        settings = load_settings()
+        settings.pseudonym_key_file.parent.mkdir(parents=True)
+        settings.pseudonym_key_file.write_text(SAMPLE_KEY + "\n")
+        instance = dg.DagsterInstance.get()
+    ws = Workspace(settings, instance)
+    with pytest.MonkeyPatch.context() as mp:  # Dagster reads DAGSTER_HOME while it runs
+        mp.setenv("DAGSTER_HOME", str(settings.dagster_home))
+        ingests = [ws.ingest(ws.land(path)) for path in (SAMPLE_DIR / "baseline.csv", SAMPLE_DIR / "followup.csv")]
+        published = ws.publish()
+    assert all(r.success for r in ingests) and published.success
+    yield ReleasedSample(ws, ingests, published)
+    instance.dispose()
+
+
+@pytest.fixture
+def sample_workspace(workspace: Workspace, released_sample: ReleasedSample) -> Workspace:
+    """A workspace of its own holding what the released sample left (landing files, key, warehouse, tiers), as if
+    the sample had just been run in it; its Dagster instance is fresh."""
+    source, target = released_sample.workspace.settings, workspace.settings
+    shutil.copytree(source.landing_dir, target.landing_dir, dirs_exist_ok=True)
+    for name in ("pseudonym_key_file", "warehouse", "research_tier"):
+        src, dst = getattr(source, name), getattr(target, name)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    assert not Path(f"{source.warehouse}.wal").exists()  # every connection closed: the file is the whole warehouse
+    shutil.copytree(source.public_dir, target.public_dir)
+    return workspace

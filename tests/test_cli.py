@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -57,17 +58,15 @@ def test_run_fails_naming_the_bad_file(workspace):
     assert "failed before and are unchanged: microdose_mood/followup_corrupt.csv" in again.output
 
 
-def test_publish_recovers_after_an_interrupted_run(workspace, monkeypatch, tmp_path):
-    from tests.paths import SAMPLE_DIR
+def test_publish_recovers_after_an_interrupted_run(sample_workspace, monkeypatch, tmp_path):
     quoted = tmp_path / "o'brien" / "survey.duckdb"  # a quote in the path must not break publishing
+    quoted.parent.mkdir()
+    shutil.copy2(sample_workspace.settings.warehouse, quoted)
     monkeypatch.setenv("SURVEY_WAREHOUSE", str(quoted))
-    workspace.land(SAMPLE_DIR / "baseline.csv")
-    assert CliRunner().invoke(main, ["run"]).exit_code == 0
-    copy = quoted.parent.parent / "research" / "research_tier.duckdb"
-    assert copy.exists()
+    copy = quoted.parent.parent / "research" / "research_tier.duckdb"  # the tiers sit beside the warehouse folder
     copy.unlink()  # as if the run had stopped between loading and releasing
     result = CliRunner().invoke(main, ["run"])
-    assert result.exit_code == 0 and "have been rebuilt" in result.output
+    assert result.exit_code == 0 and "have been rebuilt" in result.output, result.output
     assert copy.exists()
 
 

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from pipelines.cli import main
 from pipelines.disclosure.release import research_pseudonym_salt
 from pipelines.privacy.pseudonym import normalise_key_values, pseudonymise
+from tests.conftest import SAMPLE_KEY
 from tests.paths import SAMPLE_DIR, STUDY
 from tests.test_end_to_end import _records
 
 BASELINE, FOLLOWUP = SAMPLE_DIR / "baseline.csv", SAMPLE_DIR / "followup.csv"
-FIXED_KEY = "3c" * 32
 
 
 def rows_of(path):
@@ -35,24 +35,16 @@ def consenting(rows, col):
 def fixed_key(workspace) -> bytes:
     path = workspace.settings.pseudonym_key_file
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(FIXED_KEY + "\n")
-    return bytes.fromhex(FIXED_KEY)
+    path.write_text(SAMPLE_KEY + "\n")
+    return bytes.fromhex(SAMPLE_KEY)
 
 
 def pseudonym(email: str, key: bytes) -> str:
     return pseudonymise(normalise_key_values(pd.Series([email], dtype="string"), "email"), key, study=STUDY)[0]
 
 
-def ingest_all(workspace, *paths):
-    for path in paths:
-        assert workspace.ingest(workspace.land(path)).success
-    result = workspace.publish()
-    assert result.success
-    return result
-
-
-def test_release_checks_report_their_figures(workspace):
-    result = ingest_all(workspace, BASELINE, FOLLOWUP)
+def test_release_checks_report_their_figures(released_sample):
+    result = released_sample.publish_result
     checks = {(tuple(e.asset_key.path), e.check_name): e for e in result.get_asset_check_evaluations()}
     k = checks[(("tiers", "research"), "k_anonymity")]
     assert k.passed and k.severity == dg.AssetCheckSeverity.ERROR
@@ -74,9 +66,8 @@ def test_release_checks_report_their_figures(workspace):
     assert coverage["substance"] >= 0.95 and coverage["substance_protocol"] >= 0.5
 
 
-def test_a_withdrawal_list_empties_every_tier_of_that_person(workspace):
-    key = fixed_key(workspace)
-    ingest_all(workspace, BASELINE, FOLLOWUP)
+def test_a_withdrawal_list_empties_every_tier_of_that_person(sample_workspace):
+    workspace, key = sample_workspace, bytes.fromhex(SAMPLE_KEY)
     head, rows, col = rows_of(FOLLOWUP)
     email = consenting(rows, col)[0][col["RecipientEmail"]]
     pid = pseudonym(email, key)
@@ -117,20 +108,19 @@ def test_consent_withdrawn_at_follow_up_removes_the_baseline_too(workspace):
     assert workspace.sql("SELECT rows_withdrawn FROM ops.ingested_files WHERE file_name = 'followup_one.csv'") == [(1,)]
 
 
-def test_a_lost_key_stops_the_run_and_changes_nothing(workspace):
-    workspace.land(BASELINE)
-    assert CliRunner().invoke(main, ["run"]).exit_code == 0
+def test_a_lost_key_stops_the_run_and_changes_nothing(sample_workspace):
+    workspace = sample_workspace
     key_file = workspace.settings.pseudonym_key_file
     key_file.unlink()
     before = workspace.settings.warehouse.read_bytes()
-    workspace.land(FOLLOWUP)
+    workspace.land_bytes(FOLLOWUP.read_bytes() + b"\n", "followup_reexport.csv")
     result = CliRunner().invoke(main, ["run"])
     assert result.exit_code != 0
     assert "pseudonymisation key is missing" in result.output and "Restore the key file" in result.output
     assert "Traceback" not in result.output
     assert not key_file.exists()  # no new key was made
     assert workspace.settings.warehouse.read_bytes() == before
-    assert workspace.sql("SELECT file_name FROM ops.ingested_files") == [("baseline.csv",)]
+    assert workspace.sql("SELECT file_name FROM ops.ingested_files ORDER BY 1") == [("baseline.csv",), ("followup.csv",)]
 
 
 def test_a_file_failing_midway_leaves_no_staging_data(workspace, monkeypatch):
@@ -154,10 +144,9 @@ def public_release(workspace) -> dict[str, list[tuple]]:
                 for t in ("outcomes", "safety_signals")}
 
 
-def test_differencing_two_pipeline_releases_learns_nothing(workspace):
+def test_differencing_two_pipeline_releases_learns_nothing(sample_workspace):
     """The issue's attack: one more participant with known answers in a new export, rerun, diff every table."""
-    fixed_key(workspace)
-    ingest_all(workspace, BASELINE, FOLLOWUP)
+    workspace = sample_workspace
     before = public_release(workspace)
 
     head, rows, col = rows_of(BASELINE)

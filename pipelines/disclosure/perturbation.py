@@ -48,14 +48,17 @@ def count_noise_sd(settings: DisclosureSettings) -> float:
 def install_macros(conn, settings: DisclosureSettings) -> None:
     """dc_record_key(salt, pseudonym), dc_uniform(cell_key, label), dc_count(value, cell_key) and
     dc_laplace(u, scale): the whole mechanism, so that every table applies exactly the same one."""
-    whens = " ".join(f"WHEN u < {q!r} THEN {v}" for q, v in count_noise_thresholds(settings)[:-1])
+    # the noise is -max plus how many of the inverse CDF's steps u has passed: u appears once, so a figure that
+    # uses several noisy counts stays a small expression (a CASE repeating u made plans take a second)
+    steps = ", ".join(repr(q) for q, _ in count_noise_thresholds(settings)[:-1])
     top = settings.count_noise_max
     conn.execute(f"""CREATE OR REPLACE TEMP MACRO dc_record_key(salt, pid) AS
                      CAST('0x' || left(sha256(salt || pid), {KEY_BITS // 4}) AS BIGINT)""")
     conn.execute(f"""CREATE OR REPLACE TEMP MACRO dc_uniform(cell_key, label) AS
                      (CAST(CAST('0x' || left(sha256(CAST(cell_key AS VARCHAR) || ':' || label), {UNIFORM_BITS // 4})
                            AS BIGINT) AS DOUBLE) + 0.5) / {float(2 ** UNIFORM_BITS)!r}""")
-    conn.execute(f"CREATE OR REPLACE TEMP MACRO dc_count_noise(u) AS CASE {whens} ELSE {top} END")
+    conn.execute(f"CREATE OR REPLACE TEMP MACRO dc_count_noise(u) AS "
+                 f"len(list_filter([{steps}], lambda q: q <= u)) - {top}")
     # a count below min_cell is never published; above it, value + noise, never shown below min_cell
     conn.execute(f"""CREATE OR REPLACE TEMP MACRO dc_count(value, cell_key) AS
                      CASE WHEN value < {settings.min_cell} THEN NULL

@@ -18,6 +18,9 @@ import duckdb
 import pytest
 import yaml
 
+from pipelines.ingest.process import process_file
+from schemas.study_config import StudyConfigError, load_study
+from tests.leaks import stored_text, token_scanner
 from tests.formats.conftest import FIXTURES, REDCAP_DATA, REDCAP_STUDY, write_redcap_mapping
 
 LIMESURVEY = FIXTURES / "limesurvey_responses.csv"
@@ -97,11 +100,6 @@ def assert_published(ws, study: str) -> None:
     assert ws.settings.research_tier.exists() and ws.settings.public_tier.exists()
 
 
-def _whole(value: str) -> re.Pattern:
-    """A value as a whole token, so a first name such as "Robin" does not match "robinson"."""
-    return re.compile(rb"(?<![A-Za-z0-9])" + re.escape(value.encode()) + rb"(?![A-Za-z0-9])")
-
-
 def assert_nothing_identifying(ws, secrets: set[str], *, source: Path, exact: set[str] = frozenset()) -> None:
     """No secret in any text column of either DuckDB file, nor in the raw bytes of anything under DAGSTER_HOME.
 
@@ -109,26 +107,11 @@ def assert_nothing_identifying(ws, secrets: set[str], *, source: Path, exact: se
     `source` is the export the secrets come from: every secret must be found in it, so the search is known to work.
     """
     secrets = {s for s in secrets if s}
-    patterns = {s.encode(): _whole(s) for s in secrets}
-
-    def found_in(data: bytes) -> list[str]:
-        return [raw.decode() for raw, p in patterns.items() if raw in data and p.search(data)]
-
-    assert sorted(found_in(source.read_bytes())) == sorted(secrets)  # the search finds every secret where it is
-    lowered = {s.lower() for s in secrets if "@" in s} - secrets  # emails are lower-cased before hashing
-    patterns |= {s.encode(): _whole(s) for s in lowered}
+    assert token_scanner(secrets)(source.read_bytes()) == sorted(secrets)  # the search finds every secret where it is
+    found_in = token_scanner(secrets | {s.lower() for s in secrets if "@" in s})  # emails are lower-cased first
 
     for db in (ws.settings.warehouse, ws.settings.research_tier, ws.settings.public_tier):
-        with duckdb.connect(str(db), read_only=True) as conn:
-            cols = conn.execute(
-                """SELECT schema_name, table_name, column_name FROM duckdb_columns()
-                   WHERE NOT internal AND (data_type LIKE 'VARCHAR%' OR data_type LIKE 'MAP%')"""
-            ).fetchall()
-            assert cols
-            stored = set()
-            for schema, table, column in cols:
-                rows = conn.execute(f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM {schema}.{table}').fetchall()
-                stored |= {r[0] for r in rows if r[0] is not None}
+        stored = stored_text(db)
         leaked = found_in("\n".join(stored).encode()) + sorted(exact & stored)
         assert not leaked, f"{len(leaked)} identifying value(s) found in {db.name}"
 
@@ -384,14 +367,27 @@ def test_redcap_longitudinal_events_as_waves(formats_workspace):
 
 @pytest.mark.real_exports
 @pytest.mark.parametrize("key, column", [
-    ("participant_key.column", "email"),
     ("participant_key.column", "first_name"),
     ("participant_key.column", "telephone_1"),
     ("fields.age.column", "dob"),
     ("response_date_column", "dob"),
 ])
-def test_redcap_identifier_can_never_be_mapped(formats_workspace, studies_dir, key, column):
-    ws = formats_workspace
+def test_redcap_identifier_can_never_be_mapped(studies_dir, tmp_path, key, column):
+    """Refused before a row is read, naming the file, the key and the column (no Dagster: the run below shows the
+    same refusal through the assets)."""
+    study_file = write_redcap_mapping(studies_dir, **{key: column})
+    with pytest.raises(StudyConfigError) as refused:
+        process_file(REDCAP_DATA, load_study(study_file), study_file=study_file.name, key=b"k" * 32,
+                     staging_root=tmp_path / "staging")
+    error = str(refused.value)
+    assert study_file.name in error and f"key `{key}`" in error and repr(column) in error
+    assert "identifier" in error
+    assert not (tmp_path / "staging").exists() or not any((tmp_path / "staging").rglob("*.parquet"))
+
+
+@pytest.mark.real_exports
+def test_redcap_identifier_mapped_fails_the_file_and_publishes_nothing(formats_workspace, studies_dir):
+    ws, key, column = formats_workspace, "participant_key.column", "email"
     study_file = write_redcap_mapping(studies_dir, **{key: column})
     _, rows = records(REDCAP_DATA, 1)
 
