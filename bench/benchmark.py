@@ -28,18 +28,28 @@ sys.path.insert(0, str(ROOT))
 def measure_pipeline(csv_path: Path, workdir: Path) -> dict:
     import dagster as dg
 
-    for name, sub in (("SURVEY_LANDING_DIR", "landing"), ("SURVEY_STAGING_DIR", "staging"),
-                      ("SURVEY_PSEUDONYM_KEY_FILE", "secrets/pseudonym.key"),
-                      ("SURVEY_WAREHOUSE", "warehouse/survey.duckdb"), ("DAGSTER_HOME", "dagster_home")):
+    for name, sub in (
+        ("SURVEY_LANDING_DIR", "landing"),
+        ("SURVEY_STAGING_DIR", "staging"),
+        ("SURVEY_PSEUDONYM_KEY_FILE", "secrets/pseudonym.key"),
+        ("SURVEY_WAREHOUSE", "warehouse/survey.duckdb"),
+        ("DAGSTER_HOME", "dagster_home"),
+    ):
         os.environ[name] = str(workdir / sub)
     (workdir / "dagster_home").mkdir(parents=True)
     shutil.copy(ROOT / ".dagster" / "dagster.yaml", workdir / "dagster_home" / "dagster.yaml")
     landed = workdir / "landing" / "microdose_mood" / "baseline.csv"
     landed.parent.mkdir(parents=True)
-    os.link(csv_path, landed) if csv_path.stat().st_dev == landed.parent.stat().st_dev else shutil.copy(csv_path, landed)
+    os.link(csv_path, landed) if csv_path.stat().st_dev == landed.parent.stat().st_dev else shutil.copy(
+        csv_path, landed
+    )
 
     from pipelines.defs.assets import (
-        deidentified_responses, public_tables, public_tier, research_responses, research_tier,
+        deidentified_responses,
+        public_tables,
+        public_tier,
+        research_responses,
+        research_tier,
     )
     from pipelines.defs.resources import default_resources
 
@@ -48,17 +58,31 @@ def measure_pipeline(csv_path: Path, workdir: Path) -> dict:
         instance.add_dynamic_partitions("landing_files", ["microdose_mood/baseline.csv"])
         resources = default_resources()
         quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-        ingest = dg.materialize([deidentified_responses, research_responses], partition_key="microdose_mood/baseline.csv",
-                                instance=instance, resources=resources, run_config=quiet)
-        publish = dg.materialize([research_tier, public_tables, public_tier], instance=instance, resources=resources,
-                                 run_config=quiet)
+        ingest = dg.materialize(
+            [deidentified_responses, research_responses],
+            partition_key="microdose_mood/baseline.csv",
+            instance=instance,
+            resources=resources,
+            run_config=quiet,
+        )
+        publish = dg.materialize(
+            [research_tier, public_tables, public_tier], instance=instance, resources=resources, run_config=quiet
+        )
     seconds = time.perf_counter() - start
     import duckdb
+
     with duckdb.connect(os.environ["SURVEY_WAREHOUSE"], read_only=True) as conn:
         read, accepted, quarantined, excluded = conn.execute(
-            "SELECT rows_read, rows_accepted, rows_quarantined, rows_excluded FROM ops.ingested_files").fetchone()
-    return {"seconds": seconds, "ok": ingest.success and publish.success, "rows_read": read,
-            "rows_accepted": accepted, "rows_quarantined": quarantined, "rows_excluded": excluded}
+            "SELECT rows_read, rows_accepted, rows_quarantined, rows_excluded FROM ops.ingested_files"
+        ).fetchone()
+    return {
+        "seconds": seconds,
+        "ok": ingest.success and publish.success,
+        "rows_read": read,
+        "rows_accepted": accepted,
+        "rows_quarantined": quarantined,
+        "rows_excluded": excluded,
+    }
 
 
 def measure_duckdb(csv_path: Path, workdir: Path) -> dict:
@@ -74,8 +98,11 @@ def measure_duckdb(csv_path: Path, workdir: Path) -> dict:
 
 def run_child(kind: str, csv_path: Path, workdir: Path) -> dict:
     """Run one measurement in a child process; add its peak RSS from the kernel's accounting."""
-    proc = subprocess.Popen([sys.executable, __file__, "--measure", kind, "--file", str(csv_path), "--workdir", str(workdir)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--measure", kind, "--file", str(csv_path), "--workdir", str(workdir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
@@ -115,10 +142,14 @@ def main() -> None:
     print(f"{'':28}{'seconds':>10}{'peak MiB':>11}")
     print(f"{'pipeline (Dagster, 2 runs)':28}{pipeline['seconds']:>10.1f}{pipeline['peak_mib']:>11.0f}")
     print(f"{'DuckDB CREATE TABLE AS':28}{bare['seconds']:>10.1f}{bare['peak_mib']:>11.0f}")
-    print(f"ratio pipeline / DuckDB: time {pipeline['seconds'] / bare['seconds']:.1f}x, "
-          f"memory {pipeline['peak_mib'] / bare['peak_mib']:.1f}x")
-    print(f"pipeline rows: read {pipeline['rows_read']:,} = accepted {pipeline['rows_accepted']:,} + quarantined "
-          f"{pipeline['rows_quarantined']:,} + excluded {pipeline['rows_excluded']:,}; ok={pipeline['ok']}")
+    print(
+        f"ratio pipeline / DuckDB: time {pipeline['seconds'] / bare['seconds']:.1f}x, "
+        f"memory {pipeline['peak_mib'] / bare['peak_mib']:.1f}x"
+    )
+    print(
+        f"pipeline rows: read {pipeline['rows_read']:,} = accepted {pipeline['rows_accepted']:,} + quarantined "
+        f"{pipeline['rows_quarantined']:,} + excluded {pipeline['rows_excluded']:,}; ok={pipeline['ok']}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,13 +27,14 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--seed-sample", is_flag=True, help="Copy the bundled sample study into the landing folder if it holds no study.")
+@click.option(
+    "--seed-sample", is_flag=True, help="Copy the bundled sample study into the landing folder if it holds no study."
+)
 @click.option("--retry-failed", is_flag=True, help="Process again files that failed before, even if unchanged.")
 def run(seed_sample: bool, retry_failed: bool) -> None:
     """Process every new file in the landing folder, then rebuild the public tables."""
-    from pipelines.runner import run_pipeline, table_counts
-
     from pipelines.privacy.pseudonym import PseudonymKeyError
+    from pipelines.runner import run_pipeline, table_counts
 
     settings = load_settings()
     try:
@@ -57,25 +58,36 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
                 click.echo(
                     f"  loaded  {r['study']}/{r['file_name']}: {r['rows_read']} rows read = {r['rows_accepted']} accepted"
                     f" + {r['rows_quarantined']} quarantined + {r['rows_excluded']} excluded"
-                    + (f"; {r['rows_withdrawn']} earlier response(s) removed (now excluded by a study filter)"
-                       if r.get("rows_withdrawn") else "")
+                    + (
+                        f"; {r['rows_withdrawn']} earlier response(s) removed (now excluded by a study filter)"
+                        if r.get("rows_withdrawn")
+                        else ""
+                    )
                 )
     counts = table_counts(settings.warehouse)
     if counts:
-        click.echo(f"Restricted warehouse {_rel(settings.warehouse)} (owner only; research tier: "
-                   f"{_rel(settings.research_tier)}, public tier: {_rel(settings.public_dir)}/):")
+        click.echo(
+            f"Restricted warehouse {_rel(settings.warehouse)} (owner only; research tier: "
+            f"{_rel(settings.research_tier)}, public tier: {_rel(settings.public_dir)}/):"
+        )
         for table, n in counts:
             click.echo(f"  {table:38} {n:>9} rows")
-        click.echo("Query it:  .venv/bin/survey-pipeline query \"SELECT * FROM public.outcomes WHERE NOT suppressed\"")
+        click.echo('Query it:  .venv/bin/survey-pipeline query "SELECT * FROM public.outcomes WHERE NOT suppressed"')
         if (settings.reports_dir / "report.html").exists():
             click.echo(f"Report:    {_rel(settings.reports_dir / 'report.html')} (charts from the public tier)")
     if summary.publish_attempted and not summary.published:
-        click.echo("Releasing the research and public tiers FAILED (a disclosure check may have blocked it): see the "
-                   "`publish` run in the Dagster UI", err=True)
+        click.echo(
+            "Releasing the research and public tiers FAILED (a disclosure check may have blocked it): see the "
+            "`publish` run in the Dagster UI",
+            err=True,
+        )
     if summary.still_failed:
         names = ", ".join(f"{r['study']}/{r['file_name']}" for r in summary.still_failed)
-        click.echo(f"{len(summary.still_failed)} file(s) failed before and are unchanged: {names} "
-                   "(see `survey-pipeline status`; fix the file or run with --retry-failed)", err=True)
+        click.echo(
+            f"{len(summary.still_failed)} file(s) failed before and are unchanged: {names} "
+            "(see `survey-pipeline status`; fix the file or run with --retry-failed)",
+            err=True,
+        )
     if summary.failed:
         names = ", ".join(f"{r['study']}/{r['file_name']}" for r in summary.failed)
         click.echo(f"{len(summary.failed)} file(s) failed: {names}", err=True)
@@ -162,11 +174,16 @@ def _check_statements(conn, sql: str, tier: str, path: Path) -> None:
 
 @main.command()
 @click.argument("sql")
-@click.option("--tier", type=click.Choice(["public", "research"]), default="public", show_default=True,
-              help="public = the public tier, public_tier.duckdb in SURVEY_PUBLIC_DIR (default "
-                   "data/public/public_tier.duckdb); research = the research tier, the file SURVEY_RESEARCH_TIER names "
-                   "(default data/research/research_tier.duckdb). The restricted live warehouse is never queryable "
-                   "from this tool.")
+@click.option(
+    "--tier",
+    type=click.Choice(["public", "research"]),
+    default="public",
+    show_default=True,
+    help="public = the public tier, public_tier.duckdb in SURVEY_PUBLIC_DIR (default "
+    "data/public/public_tier.duckdb); research = the research tier, the file SURVEY_RESEARCH_TIER names "
+    "(default data/research/research_tier.duckdb). The restricted live warehouse is never queryable "
+    "from this tool.",
+)
 def query(sql: str, tier: str) -> None:
     """Run read-only SQL against one tier's DuckDB file (sealed: no files, ATTACH, COPY, extensions or SET)."""
     settings = load_settings()
@@ -197,12 +214,19 @@ def query(sql: str, tier: str) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dictionary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="REDCap data dictionary CSV, for a REDCap export.")
+@click.option(
+    "--dictionary",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="REDCap data dictionary CSV, for a REDCap export.",
+)
 @click.option("--format", "fmt", default=None, help="Skip detection and read the file as this format.")
 @click.option("--study", default=None, help="Study name for the draft mapping (default: from the file name).")
-@click.option("--draft", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the draft mapping YAML (default: ./<study>.draft.yaml).")
+@click.option(
+    "--draft",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the draft mapping YAML (default: ./<study>.draft.yaml).",
+)
 def inspect(file: Path, dictionary: Path | None, fmt: str | None, study: str | None, draft: Path | None) -> None:
     """Detect an export's format and profile its columns (never values); write a draft study mapping."""
     import re
@@ -225,16 +249,33 @@ def inspect(file: Path, dictionary: Path | None, fmt: str | None, study: str | N
 
 @main.command("parse-dose")
 @click.argument("text", required=False)
-@click.option("--substance", type=click.Choice(["psilocybin_mushrooms", "lsd", "lsd_analogue"]),
-              help="Substance of the dose TEXT.")
-@click.option("--file", "in_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with columns `substance` and `text`: writes it back with the parse results added.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output CSV for --file (default: <file>.parsed.csv).")
+@click.option(
+    "--substance",
+    type=click.Choice(["psilocybin_mushrooms", "lsd", "lsd_analogue"]),
+    help="Substance of the dose TEXT.",
+)
+@click.option(
+    "--file",
+    "in_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with columns `substance` and `text`: writes it back with the parse results added.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output CSV for --file (default: <file>.parsed.csv).",
+)
 @click.option("--tab-strength-ug", type=float, default=100.0, show_default=True, help="Micrograms in one LSD tab.")
 @click.option("--study", default=None, help="Use this study's dose bands and tab strength.")
-def parse_dose(text: str | None, substance: str | None, in_file: Path | None, out: Path | None,
-               tab_strength_ug: float, study: str | None) -> None:
+def parse_dose(
+    text: str | None,
+    substance: str | None,
+    in_file: Path | None,
+    out: Path | None,
+    tab_strength_ug: float,
+    study: str | None,
+) -> None:
     """Normalise a free-text dose (or a CSV of them) to amount, unit, status, reason and band."""
     import json
 

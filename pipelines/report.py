@@ -34,8 +34,12 @@ class Report:
 
 def _substances(conn) -> list[str]:
     """Substances with at least one published outcome cell (the rest would be rows of withheld labels only)."""
-    return [r[0] for r in conn.execute(
-        "SELECT DISTINCT substance FROM public.outcomes WHERE NOT suppressed ORDER BY 1").fetchall()]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT substance FROM public.outcomes WHERE NOT suppressed ORDER BY 1"
+        ).fetchall()
+    ]
 
 
 def _label(substance: str, value: str) -> str:
@@ -54,7 +58,8 @@ def _change_chart(conn, path: Path, substances: list[str]) -> None:
                 FROM public.change_from_baseline
                 WHERE measure = ? AND wave = ? AND {other} = 'all' AND {dim} <> 'all'
                   AND substance IN (SELECT unnest(?)) ORDER BY substance, {dim}""",
-            [measure, wave, substances]).fetchall()
+            [measure, wave, substances],
+        ).fetchall()
         rows_per_panel.append(rows)
     height = max(4.0, 0.32 * max((len(r) for r in rows_per_panel), default=1) + 1.6)
     fig, axes = plt.subplots(2, 2, figsize=(15, 2 * height), constrained_layout=True)
@@ -63,9 +68,16 @@ def _change_chart(conn, path: Path, substances: list[str]) -> None:
         ys = list(range(len(rows)))[::-1]
         published = [(y, r) for y, r in zip(ys, rows) if not r[6]]
         if published:
-            ax.errorbar([r[2] for _, r in published], [y for y, _ in published],
-                        xerr=[[r[2] - r[3] for _, r in published], [r[4] - r[2] for _, r in published]],
-                        fmt="o", color="#1f5f8b", ecolor="#1f5f8b", capsize=3, label="mean change, 95 % CI")
+            ax.errorbar(
+                [r[2] for _, r in published],
+                [y for y, _ in published],
+                xerr=[[r[2] - r[3] for _, r in published], [r[4] - r[2] for _, r in published]],
+                fmt="o",
+                color="#1f5f8b",
+                ecolor="#1f5f8b",
+                capsize=3,
+                label="mean change, 95 % CI",
+            )
             for y, r in published:
                 ax.annotate(f"n={r[5]}", (r[4], y), xytext=(4, -3), textcoords="offset points", fontsize=8)
         ax.axvline(0, color="#555555", linewidth=0.8)
@@ -76,11 +88,13 @@ def _change_chart(conn, path: Path, substances: list[str]) -> None:
         ax.set_yticks(ys, labels, fontsize=8)
         ax.set_ylim(-0.8, len(rows) - 0.2)
         ax.set_xlabel(f"change in {CHANGE_MEASURES[measure]} total (follow-up − baseline; negative = fewer symptoms)")
-        ax.set_title(f"{CHANGE_MEASURES[measure]}: change from baseline by {dim.replace('_', ' ')} ({wave})",
-                     fontsize=11)
+        ax.set_title(
+            f"{CHANGE_MEASURES[measure]}: change from baseline by {dim.replace('_', ' ')} ({wave})", fontsize=11
+        )
         ax.margins(x=0.25)
-    fig.suptitle("Within-participant change from baseline, public tier (perturbed; withheld cells labelled)",
-                 fontsize=12)
+    fig.suptitle(
+        "Within-participant change from baseline, public tier (perturbed; withheld cells labelled)", fontsize=12
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -89,10 +103,12 @@ def _attrition_chart(conn, path: Path, substances: list[str]) -> None:
     rows = conn.execute(
         """SELECT substance, protocol, n_followed_up, n_lost, suppressed, n_baseline FROM public.attrition
            WHERE measure = 'phq9_total' AND dose_band = 'all' AND protocol <> 'all'
-             AND substance IN (SELECT unnest(?)) ORDER BY substance, protocol""", [substances]).fetchall()
+             AND substance IN (SELECT unnest(?)) ORDER BY substance, protocol""",
+        [substances],
+    ).fetchall()
     fig, ax = plt.subplots(figsize=(11, max(4.0, 0.32 * len(rows) + 1.5)), constrained_layout=True)
     ys = list(range(len(rows)))[::-1]
-    for y, (substance, protocol, followed, lost, suppressed, n_baseline) in zip(ys, rows):
+    for y, (_substance, _protocol, followed, lost, suppressed, n_baseline) in zip(ys, rows):
         if suppressed:
             note = WITHHELD if n_baseline is None else f"baseline n={n_baseline}; follow-up split {WITHHELD}"
             ax.text(0.5, y, note, color="#888888", fontsize=8, va="center", style="italic")
@@ -105,8 +121,12 @@ def _attrition_chart(conn, path: Path, substances: list[str]) -> None:
     ax.set_xlabel("participants with a baseline PHQ-9 (perturbed counts)")
     ax.set_title("Sample sizes and attrition to follow-up, by protocol", fontsize=11)
     from matplotlib.patches import Patch
-    ax.legend(handles=[Patch(color="#1f5f8b", label="followed up"), Patch(color="#e39b3a", label="lost to follow-up")],
-              loc="lower right", fontsize=8)
+
+    ax.legend(
+        handles=[Patch(color="#1f5f8b", label="followed up"), Patch(color="#e39b3a", label="lost to follow-up")],
+        loc="lower right",
+        fontsize=8,
+    )
     ax.margins(x=0.3)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -120,10 +140,12 @@ def _dose_chart(conn, path: Path) -> None:
             """SELECT substance, protocol, p10, p25, p50, p75, p90, n_with_dose, suppressed FROM public.dose_distribution
                WHERE unit = ? AND wave = (SELECT min(wave) FROM public.dose_distribution)
                  AND substance IN (SELECT DISTINCT substance FROM public.dose_distribution WHERE NOT suppressed)
-               ORDER BY substance, protocol = 'all' DESC, protocol""", [unit]).fetchall()
+               ORDER BY substance, protocol = 'all' DESC, protocol""",
+            [unit],
+        ).fetchall()
         ys = list(range(len(rows)))[::-1]
         top = max([r[6] for r in rows if not r[8]], default=1.0)
-        for y, (s, p, p10, p25, p50, p75, p90, n, suppressed) in zip(ys, rows):
+        for y, (_s, _p, p10, p25, p50, p75, p90, n, suppressed) in zip(ys, rows):
             if suppressed:
                 ax.text(0, y, WITHHELD, color="#888888", fontsize=8, va="center", style="italic")
                 continue
@@ -143,8 +165,10 @@ def _dose_chart(conn, path: Path) -> None:
 def _table_html(conn, sql: str) -> str:
     cursor = conn.execute(sql)
     head = "".join(f"<th>{html.escape(d[0])}</th>" for d in cursor.description)
-    body = "".join("<tr>" + "".join(f"<td>{'–' if v is None else html.escape(str(v))}</td>" for v in row)
-                   + "</tr>" for row in cursor.fetchall())
+    body = "".join(
+        "<tr>" + "".join(f"<td>{'–' if v is None else html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in cursor.fetchall()
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -158,21 +182,29 @@ def render_report(public_tier: Path, reports_dir: Path) -> Report:
     tmp.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(public_tier), read_only=True) as conn:
         substances = _substances(conn)
-        charts = {MAIN_CHART: lambda p: _change_chart(conn, p, substances),
-                  "attrition.png": lambda p: _attrition_chart(conn, p, substances),
-                  "dose_distribution.png": lambda p: _dose_chart(conn, p)}
+        charts = {
+            MAIN_CHART: lambda p: _change_chart(conn, p, substances),
+            "attrition.png": lambda p: _attrition_chart(conn, p, substances),
+            "dose_distribution.png": lambda p: _dose_chart(conn, p),
+        }
         for name, draw in charts.items():
             draw(tmp / name)
-        method = _table_html(conn, "SELECT parameter, value, meaning FROM public.release_method ORDER BY study, parameter")
-        change = _table_html(conn, """SELECT substance, protocol, dose_band, wave, measure, n_pairs, mean_change,
+        method = _table_html(
+            conn, "SELECT parameter, value, meaning FROM public.release_method ORDER BY study, parameter"
+        )
+        change = _table_html(
+            conn,
+            """SELECT substance, protocol, dose_band, wave, measure, n_pairs, mean_change,
                                              ci_low, ci_high, cohens_dz, response_rate, remission_rate
                                       FROM public.change_from_baseline
                                       WHERE grouping IN ('substance', 'substance_protocol') AND NOT suppressed
-                                      ORDER BY ALL""")
+                                      ORDER BY ALL""",
+        )
     images = "".join(
         f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
         f'{base64.b64encode((tmp / name).read_bytes()).decode()}"><figcaption>{html.escape(name)}</figcaption></figure>'
-        for name in charts)
+        for name in charts
+    )
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Microdosing outcomes: public report</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}} img{{max-width:100%}}
 table{{border-collapse:collapse;font-size:0.85em}} td,th{{border:1px solid #ccc;padding:2px 6px}}</style></head><body>
@@ -193,5 +225,6 @@ and shown as such, never as zero. Observational data: differences between protoc
             p.unlink()
         reports_dir.rmdir()
     os.replace(tmp, reports_dir)
-    return Report(html=reports_dir / "report.html", images=[reports_dir / n for n in charts],
-                  main_image=reports_dir / MAIN_CHART)
+    return Report(
+        html=reports_dir / "report.html", images=[reports_dir / n for n in charts], main_image=reports_dir / MAIN_CHART
+    )

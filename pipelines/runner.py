@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.settings import REPO_ROOT, Settings
@@ -58,9 +58,11 @@ def seed_sample(settings: Settings) -> Path | None:
 
 
 def _has_ingested_files(conn) -> bool:
-    return bool(conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
-    ).fetchone()[0])
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'ingested_files'"
+        ).fetchone()[0]
+    )
 
 
 def known_files(warehouse: Path) -> dict[tuple[str, str, str], str]:
@@ -80,14 +82,17 @@ def publish_is_stale(settings: Settings) -> bool:
         return False
     with open_read_only(settings.warehouse) as conn:
         exists = _has_ingested_files(conn)
-        last_load = conn.execute(
-            "SELECT max(processed_at) FROM ops.ingested_files WHERE status = 'loaded'").fetchone()[0] if exists else None
+        last_load = (
+            conn.execute("SELECT max(processed_at) FROM ops.ingested_files WHERE status = 'loaded'").fetchone()[0]
+            if exists
+            else None
+        )
     if last_load is None:
         return False
     released = [p for p in (settings.research_tier, settings.public_tier) if p.exists()]
     if len(released) < 2:
         return True
-    written = min(datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc).replace(tzinfo=None) for p in released)
+    written = min(datetime.fromtimestamp(p.stat().st_mtime, tz=UTC).replace(tzinfo=None) for p in released)
     return written < last_load
 
 
@@ -111,9 +116,9 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     """Process every new landing file through Dagster, then rebuild the public tier if anything changed."""
     import dagster as dg
 
+    from pipelines.definitions import build_definitions
     from pipelines.defs.partitions import landing_files, partition_key
     from pipelines.defs.sensors import landing_files_on_disk
-    from pipelines.definitions import build_definitions
     from pipelines.ingest.fingerprint import file_sha256
     from pipelines.privacy.pseudonym import load_or_create_key
     from pipelines.warehouse.load import holds_pseudonyms
@@ -151,20 +156,33 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
                 summary.records.append({"study": study, "file_name": name, "status": "failed", "error": str(exc)})
                 continue
             instance.add_dynamic_partitions(landing_files.name, [key])
-            ingest.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
-                                      run_config=QUIET_RUN_CONFIG, tags={"survey/trigger": "survey-pipeline run"})
+            ingest.execute_in_process(
+                instance=instance,
+                partition_key=key,
+                raise_on_error=False,
+                run_config=QUIET_RUN_CONFIG,
+                tags={"survey/trigger": "survey-pipeline run"},
+            )
         records = file_records(settings.warehouse, todo)
         recorded = {(r["study"], r["file_name"]) for r in records + summary.records}
         summary.records += records + [  # a run that died before recording its file still counts as a failure
-            {"study": s, "file_name": n, "status": "failed",
-             "error": f"{n}: the run ended before the file was recorded; see the run in the Dagster UI"}
-            for s, n, _ in todo if (s, n) not in recorded
+            {
+                "study": s,
+                "file_name": n,
+                "status": "failed",
+                "error": f"{n}: the run ended before the file was recorded; see the run in the Dagster UI",
+            }
+            for s, n, _ in todo
+            if (s, n) not in recorded
         ]
         if any(r["status"] == "loaded" for r in summary.records) or publish_is_stale(settings):
             summary.publish_attempted = True
             result = defs.resolve_job_def("publish").execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
-                tags={"survey/trigger": "survey-pipeline run"})
+                instance=instance,
+                raise_on_error=False,
+                run_config=QUIET_RUN_CONFIG,
+                tags={"survey/trigger": "survey-pipeline run"},
+            )
             summary.published = result.success
     return summary
 
@@ -173,6 +191,5 @@ def table_counts(path: Path) -> list[tuple[str, int]]:
     if not path.exists():
         return []
     with open_read_only(path) as conn:
-        tables = conn.execute(
-            "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+        tables = conn.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
         return [(t, conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for (t,) in tables]

@@ -51,15 +51,12 @@ def mapped_schema(study: StudyConfig) -> pa.DataFrameSchema:
     """The schema of the mapped frame of one study: one column per mapped source column, named canonically."""
     text = pa.Column(str, nullable=False)
     columns: dict[str, pa.Column] = {
-        "participant_key": pa.Column(
-            str, checks=pa.Check(lambda s: ~_missing(s), name="participant_key_present")
-        ),
+        "participant_key": pa.Column(str, checks=pa.Check(lambda s: ~_missing(s), name="participant_key_present")),
         "wave": pa.Column(str, nullable=False),
     }
     if study.response_date_column:
         # present here; readable (one parser, pipelines/readers/dates.py) is checked per row by the ingest stage
-        columns["recorded"] = pa.Column(
-            str, checks=pa.Check(lambda s: s.str.strip() != "", name="date_present"))
+        columns["recorded"] = pa.Column(str, checks=pa.Check(lambda s: s.str.strip() != "", name="date_present"))
     for name, mapping in study.fields.items():
         if name == "age":
             columns[name] = pa.Column(str, checks=_age_check())
@@ -73,7 +70,9 @@ def mapped_schema(study: StudyConfig) -> pa.DataFrameSchema:
             columns[f"{name}_other_text"] = text
     for inst, mapping in study.instruments.items():
         for i, _ in enumerate(mapping.items, start=1):
-            columns[f"{inst}_item{i}"] = pa.Column(str, checks=_code_check(set(mapping.coding), "code_in_item_coding", fold_case=True))
+            columns[f"{inst}_item{i}"] = pa.Column(
+                str, checks=_code_check(set(mapping.coding), "code_in_item_coding", fold_case=True)
+            )
     return pa.DataFrameSchema(columns, strict=True, name=f"{study.study}_mapped")
 
 

@@ -15,8 +15,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CanonicalField = Literal[
-    "age", "gender", "country", "substance", "dose_text", "dose_amount", "dose_unit", "protocol",
-    "stack_components", "medications",
+    "age",
+    "gender",
+    "country",
+    "substance",
+    "dose_text",
+    "dose_amount",
+    "dose_unit",
+    "protocol",
+    "stack_components",
+    "medications",
 ]
 # Fields stored as categories must be coded: an un-coded column could carry free text into the warehouse.
 CODED_FIELDS = {"gender", "country", "substance", "protocol", "stack_components", "medications"}
@@ -106,7 +114,8 @@ class DisclosureSettings(_Strict):
     k: int = Field(default=5, ge=2)  # every quasi-identifier combination is shared by >= k participants
     quasi_identifiers: list[QuasiIdentifier] = Field(
         default=["age_band", "gender", "country", "substance", "response_quarter", "protocol", "dose_band"],
-        min_length=1)
+        min_length=1,
+    )
     max_suppressed_share: float = Field(default=0.05, ge=0, le=1)  # records whose identifiers may be withheld
     min_cell: int = Field(default=11, ge=2)  # no public figure rests on fewer participants
     count_noise_max: int = Field(default=3, ge=1, le=10)  # cell-key noise on counts lies in [-max, +max]
@@ -141,7 +150,7 @@ class StudyConfig(_Strict):
     ignored_columns: list[str] = []
 
     @model_validator(mode="after")
-    def _one_baseline(self) -> "StudyConfig":
+    def _one_baseline(self) -> StudyConfig:
         if sum(w.baseline for w in self.waves) != 1:
             raise ValueError("exactly one wave must be marked `baseline: true`")
         for i, wave in enumerate(self.waves):
@@ -151,7 +160,9 @@ class StudyConfig(_Strict):
                 raise ValueError(f"waves[{i}]: needs a `file_pattern` (or set `wave_column` and give `values`)")
         for name, mapping in self.fields.items():
             if name in CODED_FIELDS and not mapping.codes:
-                raise ValueError(f"fields.{name}.codes: required, so that only known categories are loaded, never free text")
+                raise ValueError(
+                    f"fields.{name}.codes: required, so that only known categories are loaded, never free text"
+                )
             if mapping.multiple and name not in MULTI_VALUED_FIELDS:
                 raise ValueError(f"fields.{name}.multiple: only {sorted(MULTI_VALUED_FIELDS)} hold several answers")
         if "dose_amount" in self.fields and "dose_text" in self.fields:
@@ -175,9 +186,13 @@ class StudyConfig(_Strict):
             try:
                 declared = get_instrument(name)
             except (InstrumentError, KeyError):
-                raise ValueError(f"instruments.{name}: unknown instrument; declare it in pipelines/domain/instruments.yaml") from None
+                raise ValueError(
+                    f"instruments.{name}: unknown instrument; declare it in pipelines/domain/instruments.yaml"
+                ) from None
             if len(mapping.items) != declared.items:
-                raise ValueError(f"instruments.{name}.items: {len(mapping.items)} columns given, {declared.label} has {declared.items} items")
+                raise ValueError(
+                    f"instruments.{name}.items: {len(mapping.items)} columns given, {declared.label} has {declared.items} items"
+                )
             lo, hi = declared.item_range
             bad = sorted({v for v in mapping.coding.values() if not lo <= v <= hi})
             if bad:
@@ -211,8 +226,9 @@ class StudyConfig(_Strict):
         return used
 
     def is_withdrawal_list(self, file_name: str) -> bool:
-        return bool(self.withdrawal_list) and fnmatch.fnmatch(file_name.lower(),
-                                                              self.withdrawal_list.file_pattern.lower())
+        return bool(self.withdrawal_list) and fnmatch.fnmatch(
+            file_name.lower(), self.withdrawal_list.file_pattern.lower()
+        )
 
     def wave_for(self, file_name: str) -> Wave | None:
         """The wave a landing file belongs to, from the first matching `file_pattern`; None when waves are per row."""
@@ -266,7 +282,9 @@ def load_study(path: Path) -> StudyConfig:
         resolved = dictionary if dictionary.is_absolute() else (path.parent / dictionary)
         config = config.model_copy(update={"reader": {**config.reader, "dictionary_path": str(resolved)}})
     if config.study != path.stem:
-        raise StudyConfigError(f"{path}: key `study` is {config.study!r} but the file is named {path.stem!r}; they must match")
+        raise StudyConfigError(
+            f"{path}: key `study` is {config.study!r} but the file is named {path.stem!r}; they must match"
+        )
     return config
 
 

@@ -12,7 +12,11 @@ import duckdb
 import pytest
 
 from pipelines.defs.assets import (
-    deidentified_responses, public_tables, public_tier, research_responses, research_tier,
+    deidentified_responses,
+    public_tables,
+    public_tier,
+    research_responses,
+    research_tier,
 )
 from pipelines.defs.partitions import landing_files, partition_key
 from pipelines.defs.resources import default_resources
@@ -57,12 +61,21 @@ class Workspace:
 
     def ingest(self, key: str) -> dg.ExecuteInProcessResult:
         self.instance.add_dynamic_partitions(landing_files.name, [key])
-        return dg.materialize([deidentified_responses, research_responses], partition_key=key,
-                              instance=self.instance, resources=self.resources, raise_on_error=False)
+        return dg.materialize(
+            [deidentified_responses, research_responses],
+            partition_key=key,
+            instance=self.instance,
+            resources=self.resources,
+            raise_on_error=False,
+        )
 
     def publish(self) -> dg.ExecuteInProcessResult:
-        return dg.materialize([research_tier, public_tables, public_tier], instance=self.instance,
-                              resources=self.resources, raise_on_error=False)
+        return dg.materialize(
+            [research_tier, public_tables, public_tier],
+            instance=self.instance,
+            resources=self.resources,
+            raise_on_error=False,
+        )
 
     def sql(self, query: str, params=None) -> list[tuple]:
         with duckdb.connect(str(self.settings.warehouse), read_only=True) as conn:

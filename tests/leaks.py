@@ -8,7 +8,6 @@ from pathlib import Path
 
 import duckdb
 
-
 TOKEN = re.compile(rb"[A-Za-z0-9]+")
 
 
@@ -21,14 +20,19 @@ def token_scanner(values: Iterable[str]) -> Callable[[bytes], list[str]]:
         if TOKEN.fullmatch(value):
             simple.add(value)
         else:
-            compound[value] = (TOKEN.findall(value),
-                               re.compile(rb"(?<![A-Za-z0-9])" + re.escape(value) + rb"(?![A-Za-z0-9])"))
+            compound[value] = (
+                TOKEN.findall(value),
+                re.compile(rb"(?<![A-Za-z0-9])" + re.escape(value) + rb"(?![A-Za-z0-9])"),
+            )
 
     def scan(data: bytes) -> list[str]:
         runs = set(TOKEN.findall(data))
         found = simple & runs
-        found |= {raw for raw, (tokens, pattern) in compound.items()
-                  if all(t in runs for t in tokens) and raw in data and pattern.search(data)}
+        found |= {
+            raw
+            for raw, (tokens, pattern) in compound.items()
+            if all(t in runs for t in tokens) and raw in data and pattern.search(data)
+        }
         return sorted(v.decode(errors="replace") for v in found)
 
     return scan
@@ -40,7 +44,8 @@ def stored_text(db: Path) -> set[str]:
     with duckdb.connect(str(db), read_only=True) as conn:
         cols = conn.execute(
             """SELECT schema_name, table_name, column_name FROM duckdb_columns()
-               WHERE NOT internal AND (data_type LIKE 'VARCHAR%' OR data_type LIKE 'MAP%')""").fetchall()
+               WHERE NOT internal AND (data_type LIKE 'VARCHAR%' OR data_type LIKE 'MAP%')"""
+        ).fetchall()
         assert cols, f"{db} holds no text column"
         stored = set()
         for schema, table, column in cols:

@@ -17,6 +17,7 @@ def test_run_twice_then_status(workspace, monkeypatch, tmp_path):
     sample = tmp_path / "sample"
     (sample / "microdose_mood").mkdir(parents=True)
     from tests.paths import SAMPLE_DIR
+
     for f in SAMPLE_DIR.iterdir():
         (sample / "microdose_mood" / f.name).write_bytes(f.read_bytes())
     monkeypatch.setenv("SURVEY_SAMPLE_DIR", str(sample))
@@ -46,6 +47,7 @@ def test_run_twice_then_status(workspace, monkeypatch, tmp_path):
 
 def test_run_fails_naming_the_bad_file(workspace):
     from tests.paths import SAMPLE_DIR
+
     workspace.land(SAMPLE_DIR / "baseline.csv")
     workspace.land_bytes(b"\x00\x01binary\x00", "followup_corrupt.csv")
     result = CliRunner().invoke(main, ["run"])
@@ -79,13 +81,17 @@ def test_console_script_is_installed():
 
 def test_inspect_profiles_without_values_and_writes_a_draft(tmp_path):
     from tests.paths import SAMPLE_DIR
+
     draft = tmp_path / "draft.yaml"
-    result = CliRunner().invoke(main, ["inspect", str(SAMPLE_DIR / "baseline.csv"), "--study", "new_study", "--draft", str(draft)])
+    result = CliRunner().invoke(
+        main, ["inspect", str(SAMPLE_DIR / "baseline.csv"), "--study", "new_study", "--draft", str(draft)]
+    )
     assert result.exit_code == 0, result.output
     assert "qualtrics_csv" in result.output and "RecipientEmail" in result.output
     text = draft.read_text()
     assert "study: new_study" in text and "IPAddress" in text
     import csv
+
     with (SAMPLE_DIR / "baseline.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))[2:]
     for value in ({r["RecipientEmail"] for r in rows} | {r["IPAddress"] for r in rows}) - {""}:
@@ -94,6 +100,7 @@ def test_inspect_profiles_without_values_and_writes_a_draft(tmp_path):
 
 def test_parse_dose_command_and_file(tmp_path):
     import json
+
     one = CliRunner().invoke(main, ["parse-dose", "--substance", "lsd", "1/10 tab"])
     assert one.exit_code == 0
     result = json.loads(one.output)
@@ -110,8 +117,15 @@ def test_busy_warehouse_is_a_message_not_a_traceback(tmp_path, monkeypatch):
     import time
 
     db = tmp_path / "survey.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
-                               "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         monkeypatch.setenv("SURVEY_WAREHOUSE", str(db))

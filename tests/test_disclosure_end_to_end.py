@@ -28,8 +28,15 @@ def rows_of(path):
 
 
 def consenting(rows, col):
-    return [r for r in rows if r[col["Status"]] == "0" and r[col["Finished"]] == "1" and r[col["Q1"]] == r[col["Q2"]] == "1"
-            and r[col["Q3"]].isdigit() and 18 <= int(r[col["Q3"]]) <= 100]
+    return [
+        r
+        for r in rows
+        if r[col["Status"]] == "0"
+        and r[col["Finished"]] == "1"
+        and r[col["Q1"]] == r[col["Q2"]] == "1"
+        and r[col["Q3"]].isdigit()
+        and 18 <= int(r[col["Q3"]]) <= 100
+    ]
 
 
 def fixed_key(workspace) -> bytes:
@@ -48,17 +55,34 @@ def test_release_checks_report_their_figures(released_sample):
     checks = {(tuple(e.asset_key.path), e.check_name): e for e in result.get_asset_check_evaluations()}
     k = checks[(("tiers", "research"), "k_anonymity")]
     assert k.passed and k.severity == dg.AssetCheckSeverity.ERROR
-    for label in ("records", "quasi_identifiers", "k_achieved_participants", "classes_below_k_before",
-                  "records_below_k_before", "sample_unique_share_before", "sample_unique_share", "records_generalised",
-                  "records_identifiers_withheld", "records_removed", "max_reidentification_risk",
-                  "avg_reidentification_risk"):
+    for label in (
+        "records",
+        "quasi_identifiers",
+        "k_achieved_participants",
+        "classes_below_k_before",
+        "records_below_k_before",
+        "sample_unique_share_before",
+        "sample_unique_share",
+        "records_generalised",
+        "records_identifiers_withheld",
+        "records_removed",
+        "max_reidentification_risk",
+        "avg_reidentification_risk",
+    ):
         assert label in k.metadata, label
     assert k.metadata["k_achieved_participants"].value >= 5
     for table in ("outcomes", "safety_signals"):
         check = checks[(("public", table), "disclosure_control")]
         assert check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-        for label in ("cells", "primary_suppressions", "secondary_suppressions", "smallest_published_count",
-                      "parameter · count_noise_max", "parameter · mean_epsilon", "parameter · min_cell"):
+        for label in (
+            "cells",
+            "primary_suppressions",
+            "secondary_suppressions",
+            "smallest_published_count",
+            "parameter · count_noise_max",
+            "parameter · mean_epsilon",
+            "parameter · min_cell",
+        ):
             assert label in check.metadata, label
         assert check.metadata["smallest_published_count"].value >= 11
     # the margins make most responses count in some published figure
@@ -80,10 +104,14 @@ def test_a_withdrawal_list_empties_every_tier_of_that_person(sample_workspace):
         assert workspace.sql(f"SELECT count(*) FROM {table} WHERE participant_id = ?", [pid]) == [(0,)], table
     research_id = hashlib.sha256((research_pseudonym_salt(key) + pid).encode()).hexdigest()
     with duckdb.connect(str(workspace.settings.research_tier), read_only=True) as conn:
-        assert conn.execute("SELECT count(*) FROM research.responses WHERE participant_id = ?", [research_id]).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM research.responses WHERE participant_id = ?", [research_id]
+        ).fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM research.responses").fetchone()[0] > 400
-    record = workspace.sql("SELECT status, rows_read, rows_withdrawn, excluded_by_reason FROM ops.ingested_files "
-                           "WHERE file_name = 'withdrawals_2026-12.csv'")
+    record = workspace.sql(
+        "SELECT status, rows_read, rows_withdrawn, excluded_by_reason FROM ops.ingested_files "
+        "WHERE file_name = 'withdrawals_2026-12.csv'"
+    )
     assert record == [("loaded", 1, 2, {"withdrawal_request": 1})]
     assert workspace.sql("SELECT rows_removed FROM ops.withdrawals WHERE participant_id = ?", [pid]) == [(2,)]
 
@@ -91,7 +119,9 @@ def test_a_withdrawal_list_empties_every_tier_of_that_person(sample_workspace):
     again = workspace.land_bytes(BASELINE.read_bytes() + b"\n", "baseline_reexport.csv")
     assert workspace.ingest(again).success
     assert workspace.sql("SELECT count(*) FROM research.responses WHERE participant_id = ?", [pid]) == [(0,)]
-    reasons = workspace.sql("SELECT excluded_by_reason FROM ops.ingested_files WHERE file_name = 'baseline_reexport.csv'")
+    reasons = workspace.sql(
+        "SELECT excluded_by_reason FROM ops.ingested_files WHERE file_name = 'baseline_reexport.csv'"
+    )
     assert reasons[0][0]["participant_withdrawn"] >= 1  # them, and anyone a filter withdrew at follow-up
 
 
@@ -120,7 +150,10 @@ def test_a_lost_key_stops_the_run_and_changes_nothing(sample_workspace):
     assert "Traceback" not in result.output
     assert not key_file.exists()  # no new key was made
     assert workspace.settings.warehouse.read_bytes() == before
-    assert workspace.sql("SELECT file_name FROM ops.ingested_files ORDER BY 1") == [("baseline.csv",), ("followup.csv",)]
+    assert workspace.sql("SELECT file_name FROM ops.ingested_files ORDER BY 1") == [
+        ("baseline.csv",),
+        ("followup.csv",),
+    ]
 
 
 def test_a_file_failing_midway_leaves_no_staging_data(workspace, monkeypatch):
@@ -140,8 +173,9 @@ def test_a_file_failing_midway_leaves_no_staging_data(workspace, monkeypatch):
 
 def public_release(workspace) -> dict[str, list[tuple]]:
     with duckdb.connect(str(workspace.settings.public_tier), read_only=True) as conn:
-        return {t: conn.execute(f"SELECT * FROM public.{t} ORDER BY ALL").fetchall()
-                for t in ("outcomes", "safety_signals")}
+        return {
+            t: conn.execute(f"SELECT * FROM public.{t} ORDER BY ALL").fetchall() for t in ("outcomes", "safety_signals")
+        }
 
 
 def test_differencing_two_pipeline_releases_learns_nothing(sample_workspace):
@@ -161,27 +195,56 @@ def test_differencing_two_pipeline_releases_learns_nothing(sample_workspace):
     assert after != before
 
     substance = {"1": "psilocybin_mushrooms", "2": "lsd", "3": "lsd_analogue"}[sub]
-    cols = ["study", "grouping", "substance", "protocol", "dose_band", "wave", "n_participants", "measure", "n", "mean",
-            "suppressed"]
+    cols = [
+        "study",
+        "grouping",
+        "substance",
+        "protocol",
+        "dose_band",
+        "wave",
+        "n_participants",
+        "measure",
+        "n",
+        "mean",
+        "suppressed",
+    ]
     old = {r[:6] + (r[7],): dict(zip(cols, r)) for r in before["outcomes"]}
     estimates = []
     for row in after["outcomes"]:
         cell = dict(zip(cols, row))
         prev = old[row[:6] + (row[7],)]
-        if (cell["substance"], cell["wave"], cell["measure"]) == (substance, "baseline", "phq9_total") \
-                and cell["grouping"] in ("substance", "substance_dose_band") and cell["n"] and prev["n"]:
+        if (
+            (cell["substance"], cell["wave"], cell["measure"]) == (substance, "baseline", "phq9_total")
+            and cell["grouping"] in ("substance", "substance_dose_band")
+            and cell["n"]
+            and prev["n"]
+        ):
             if cell["n"] != prev["n"] or cell["mean"] != prev["mean"]:
                 estimates.append(cell["n"] * cell["mean"] - prev["n"] * prev["mean"])
     assert estimates, "the target's cells should be published in both releases"
     assert all(abs(e - 27) > 1 for e in estimates), estimates  # n x mean no longer gives their score
     # their flag: the attacker's rule (flagged +1 and assessed +1) does not hold in the target's cells
-    sig_cols = ["study", "grouping", "substance", "protocol", "dose_band", "wave", "n_participants", "signal",
-                "n_assessed", "n_flagged", "suppressed"]
+    sig_cols = [
+        "study",
+        "grouping",
+        "substance",
+        "protocol",
+        "dose_band",
+        "wave",
+        "n_participants",
+        "signal",
+        "n_assessed",
+        "n_flagged",
+        "suppressed",
+    ]
     old_sig = {r[:6] + (r[7],): dict(zip(sig_cols, r)) for r in before["safety_signals"]}
     exact_steps = 0
     for row in after["safety_signals"]:
         cell, prev = dict(zip(sig_cols, row)), old_sig[row[:6] + (row[7],)]
-        if (cell["substance"], cell["wave"], cell["signal"]) == (substance, "baseline", "phq9_item9") \
-                and cell["n_flagged"] is not None and prev["n_flagged"] is not None:
+        if (
+            (cell["substance"], cell["wave"], cell["signal"]) == (substance, "baseline", "phq9_item9")
+            and cell["n_flagged"] is not None
+            and prev["n_flagged"] is not None
+        ):
             exact_steps += (cell["n_flagged"] - prev["n_flagged"], cell["n_assessed"] - prev["n_assessed"]) == (1, 1)
     assert exact_steps <= 1

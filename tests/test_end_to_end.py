@@ -14,8 +14,16 @@ from tests.paths import SAMPLE_DIR
 
 BASELINE = SAMPLE_DIR / "baseline.csv"
 FOLLOWUP = SAMPLE_DIR / "followup.csv"
-IDENTIFYING = ("RecipientEmail", "RecipientFirstName", "RecipientLastName", "IPAddress", "LocationLatitude",
-               "LocationLongitude", "ResponseId", "ExternalReference")
+IDENTIFYING = (
+    "RecipientEmail",
+    "RecipientFirstName",
+    "RecipientLastName",
+    "IPAddress",
+    "LocationLatitude",
+    "LocationLongitude",
+    "ResponseId",
+    "ExternalReference",
+)
 FREE_TEXT = ("Q7", "Q8_7_TEXT", "Q10_6_TEXT", "Q13")
 
 
@@ -46,9 +54,13 @@ def test_sample_end_to_end(released_sample):
 
     # every declared table exists with exactly its declared columns, in the live warehouse
     for table in ALL_TABLES:
-        cols = [r[0] for r in workspace.sql(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index",
-            [table.schema, table.name])]
+        cols = [
+            r[0]
+            for r in workspace.sql(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index",
+                [table.schema, table.name],
+            )
+        ]
         assert cols == column_names(table), table.qualified
     for needed in ("participant_id", "wave", "age_band", "dose_band", "protocol", "phq9_total", "gad7_total"):
         assert needed in column_names(ALL_TABLES[0])
@@ -56,14 +68,22 @@ def test_sample_end_to_end(released_sample):
     # one row per participant and wave; follow-ups ~30 days after baseline
     waves = dict(workspace.sql("SELECT wave, count(*) FROM research.responses GROUP BY wave"))
     assert waves["baseline"] > waves["followup_30d"] > 0
-    days = workspace.sql("SELECT min(days_since_baseline), max(days_since_baseline) FROM research.responses WHERE wave = 'followup_30d'")[0]
+    days = workspace.sql(
+        "SELECT min(days_since_baseline), max(days_since_baseline) FROM research.responses WHERE wave = 'followup_30d'"
+    )[0]
     assert 20 <= days[0] <= days[1] <= 40
-    assert workspace.sql("SELECT DISTINCT days_since_baseline FROM research.responses WHERE wave = 'baseline'") == [(0,)]
+    assert workspace.sql("SELECT DISTINCT days_since_baseline FROM research.responses WHERE wave = 'baseline'") == [
+        (0,)
+    ]
 
     # public tier: withheld figures are NULL, published ones rest on at least 11 participants
-    small = workspace.sql("SELECT count(*) FROM public.outcomes WHERE suppressed AND (n IS NOT NULL OR mean IS NOT NULL)")
+    small = workspace.sql(
+        "SELECT count(*) FROM public.outcomes WHERE suppressed AND (n IS NOT NULL OR mean IS NOT NULL)"
+    )
     assert small == [(0,)]
-    assert workspace.sql("SELECT min(n) >= 11, count(*) > 10 FROM public.outcomes WHERE NOT suppressed") == [(True, True)]
+    assert workspace.sql("SELECT min(n) >= 11, count(*) > 10 FROM public.outcomes WHERE NOT suppressed") == [
+        (True, True)
+    ]
 
     # the checks ran and reported counts only
     evaluations = [e for r in results for e in r.get_asset_check_evaluations()]
@@ -82,19 +102,32 @@ def test_sample_end_to_end(released_sample):
 
     def tables_in(path):
         with duckdb.connect(str(path), read_only=True) as conn:
-            return {r[0] for r in conn.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+            return {
+                r[0] for r in conn.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()
+            }
 
     settings = workspace.settings
     research, public = tables_in(settings.research_tier), tables_in(settings.public_tier)
     assert "research.responses" in research and not any(t.startswith("public.") for t in research)
     assert "ops.response_days" not in research and "ops.withdrawals" not in research
     released = {t.name for t in ALL_TABLES if t.released_in == "public"}
-    assert released == {"outcomes", "change_from_baseline", "attrition", "dose_distribution", "dose_categories",
-                        "safety_signals", "release_method"}
+    assert released == {
+        "outcomes",
+        "change_from_baseline",
+        "attrition",
+        "dose_distribution",
+        "dose_categories",
+        "safety_signals",
+        "release_method",
+    }
     assert public == {f"public.{t}" for t in released} | {"meta.data_dictionary"}
     assert {p.name for p in settings.public_dir.iterdir()} == {
-        "public_tier.duckdb", *(f"{t}.{ext}" for t in released for ext in ("parquet", "csv"))}
-    modes = {p: oct(p.stat().st_mode & 0o777) for p in (settings.warehouse, settings.research_tier, settings.public_tier)}
+        "public_tier.duckdb",
+        *(f"{t}.{ext}" for t in released for ext in ("parquet", "csv")),
+    }
+    modes = {
+        p: oct(p.stat().st_mode & 0o777) for p in (settings.warehouse, settings.research_tier, settings.public_tier)
+    }
     assert list(modes.values()) == ["0o600", "0o640", "0o644"]
     assert oct(settings.warehouse.parent.stat().st_mode & 0o777) == "0o700"
     assert oct(settings.staging_dir.stat().st_mode & 0o777) == "0o700"  # staged Parquet is row-level
@@ -112,8 +145,11 @@ def test_no_identifier_or_free_text_reaches_warehouse_or_dagster_home(released_s
 
     # the tables' own documentation (column comments, Parquet descriptions) is text we wrote, not data: it is cut
     # out before the scan, exactly, so a word such as "Wilson" (the interval) is not mistaken for a surname
-    docs = sorted({t.doc.encode() for t in ALL_TABLES} | {c.doc.encode() for t in ALL_TABLES for c in t.columns},
-                  key=len, reverse=True)
+    docs = sorted(
+        {t.doc.encode() for t in ALL_TABLES} | {c.doc.encode() for t in ALL_TABLES for c in t.columns},
+        key=len,
+        reverse=True,
+    )
 
     def found_in(data: bytes) -> list[str]:
         for doc in docs:
@@ -174,13 +210,15 @@ def test_corrupt_files_fail_alone(workspace):
     broken = {
         "followup_binary.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
         "followup_cut.csv": (text[: len(text) // 2] + b',"this answer was cut', "quoted field is never closed"),
-        "followup_wide.csv": (_header_then(_first_data_row().rstrip(b"\n") + b",surplus\n"),
-                                 "more fields than the header"),
+        "followup_wide.csv": (
+            _header_then(_first_data_row().rstrip(b"\n") + b",surplus\n"),
+            "more fields than the header",
+        ),
     }
     for name, (data, expected) in broken.items():
         result = workspace.ingest(workspace.land_bytes(data, name))
         assert not result.success, name
-        (status, error), = workspace.sql("SELECT status, error FROM ops.ingested_files WHERE file_name = ?", [name])
+        ((status, error),) = workspace.sql("SELECT status, error FROM ops.ingested_files WHERE file_name = ?", [name])
         assert status == "failed"
         assert error.startswith(name) and expected in error, error
         for fragment in ("surplus", "this answer was cut", "@"):
@@ -197,8 +235,11 @@ def test_odd_answers_load_as_unknown_not_as_errors_or_no(workspace):
         rows = list(csv.reader(fh))
     header = rows[0]
     col = {name: i for i, name in enumerate(header)}
-    data = [r for r in rows[3:] if r[col["Status"]] == "0" and r[col["Finished"]] == "1" and r[col["Q1"]] == "1"
-            and r[col["Q2"]] == "1"][:2]
+    data = [
+        r
+        for r in rows[3:]
+        if r[col["Status"]] == "0" and r[col["Finished"]] == "1" and r[col["Q1"]] == "1" and r[col["Q2"]] == "1"
+    ][:2]
     data[0][col["Q8"]], data[0][col["Q8_7_TEXT"]] = "7", "1 day on 130 days off"
     data[1][col["Q10"]], data[1][col["Q10_6_TEXT"]] = "-99", ""
     for r in data:
@@ -209,8 +250,10 @@ def test_odd_answers_load_as_unknown_not_as_errors_or_no(workspace):
             r[col[f"Q12_{i}"]] = "1"
     result = workspace.ingest(workspace.land_bytes(_records(rows[:3] + data), "baseline_odd.csv"))
     assert result.success
-    got = workspace.sql("SELECT protocol, days_on, days_off, flag_daily_dosing, medication_classes, flag_lithium "
-                        "FROM research.responses ORDER BY protocol")
+    got = workspace.sql(
+        "SELECT protocol, days_on, days_off, flag_daily_dosing, medication_classes, flag_lithium "
+        "FROM research.responses ORDER BY protocol"
+    )
     assert len(got) == 2
     odd_schedule = [g for g in got if g[0] == "other"]
     assert odd_schedule and odd_schedule[0][1:4] == (None, None, None)
@@ -222,18 +265,24 @@ def test_an_impossible_date_quarantines_its_row_only(workspace):
     with FOLLOWUP.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     col = {name: i for i, name in enumerate(rows[0])}
-    ok = [i for i, r in enumerate(rows) if i >= 3 and r[col["Status"]] == "0" and r[col["Finished"]] == "1"
-          and r[col["Q1"]] == r[col["Q2"]] == "1"]
+    ok = [
+        i
+        for i, r in enumerate(rows)
+        if i >= 3 and r[col["Status"]] == "0" and r[col["Finished"]] == "1" and r[col["Q1"]] == r[col["Q2"]] == "1"
+    ]
     first, second = ok[2], ok[3]
     rows[first][col["RecordedDate"]] = "2025-02-30 10:00:00"
     rows[second][col["RecordedDate"]] = "sometime in May"
     result = workspace.ingest(workspace.land_bytes(_records(rows), "followup_dates.csv"))
     assert result.success
-    quarantined = workspace.sql("SELECT source_row, column_name, check_name FROM ops.quarantine "
-                                "WHERE column_name = 'recorded' ORDER BY source_row")
+    quarantined = workspace.sql(
+        "SELECT source_row, column_name, check_name FROM ops.quarantine "
+        "WHERE column_name = 'recorded' ORDER BY source_row"
+    )
     assert quarantined == [(first + 1, "recorded", "date_readable"), (second + 1, "recorded", "date_readable")]
-    (read, accepted, q, excluded), = workspace.sql(
-        "SELECT rows_read, rows_accepted, rows_quarantined, rows_excluded FROM ops.ingested_files")
+    ((read, accepted, q, excluded),) = workspace.sql(
+        "SELECT rows_read, rows_accepted, rows_quarantined, rows_excluded FROM ops.ingested_files"
+    )
     assert read == accepted + q + excluded and accepted > 150
 
 
@@ -241,8 +290,15 @@ def _consenting_rows(path):
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     col = {name: i for i, name in enumerate(rows[0])}
-    ok = [r for r in rows[3:] if r[col["Status"]] == "0" and r[col["Finished"]] == "1"
-          and r[col["Q1"]] == r[col["Q2"]] == "1" and r[col["Q3"]].isdigit() and 18 <= int(r[col["Q3"]]) <= 100]
+    ok = [
+        r
+        for r in rows[3:]
+        if r[col["Status"]] == "0"
+        and r[col["Finished"]] == "1"
+        and r[col["Q1"]] == r[col["Q2"]] == "1"
+        and r[col["Q3"]].isdigit()
+        and 18 <= int(r[col["Q3"]]) <= 100
+    ]
     return rows[:3], ok, col
 
 

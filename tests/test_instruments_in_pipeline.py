@@ -45,8 +45,16 @@ def export(rows: list[dict]) -> bytes:
     writer.writerow(['{"ImportId":"%s"}' % c for c in columns])
     for i, row in enumerate(rows):
         base = {c: "" for c in columns}
-        base.update({"Status": "0", "Finished": "1", "RecordedDate": "2025-05-0%d 10:00:00" % (i + 1),
-                     "ExternalReference": f"P{i}", "DistributionChannel": "anonymous", "SUB": "1"})
+        base.update(
+            {
+                "Status": "0",
+                "Finished": "1",
+                "RecordedDate": "2025-05-0%d 10:00:00" % (i + 1),
+                "ExternalReference": f"P{i}",
+                "DistributionChannel": "anonymous",
+                "SUB": "1",
+            }
+        )
         base.update(row)
         writer.writerow([base[c] for c in columns])
     return out.getvalue().encode()
@@ -65,7 +73,24 @@ def test_every_declared_score_lands(workspace):
     first = {f"D{i}": str(dass_depression.get(i, 1)) for i in range(1, 22)}
     first.update({f"W{i}": WEM_LABELS[3] for i in range(1, 15)})  # all "Often" = 4 -> WEMWBS 56
     # QIDS source codes reversed: 4 -> 0. Sleep items 1-4 = 0,0,2,3 -> domain 3; item 12 source 3 -> 1 (signal)
-    qids_source = {1: 4, 2: 4, 3: 2, 4: 1, 5: 3, 6: 4, 7: 4, 8: 4, 9: 3, 10: 4, 11: 4, 12: 3, 13: 4, 14: 4, 15: 4, 16: 2}
+    qids_source = {
+        1: 4,
+        2: 4,
+        3: 2,
+        4: 1,
+        5: 3,
+        6: 4,
+        7: 4,
+        8: 4,
+        9: 3,
+        10: 4,
+        11: 4,
+        12: 3,
+        13: 4,
+        14: 4,
+        15: 4,
+        16: 2,
+    }
     first.update({f"S{i}": str(v) for i, v in qids_source.items()})
     first.update({"DOSE": "5-10ug", "PROT": "2", "MEDS": "2"})
     second = dict(first, D3="-99", W1="", DOSE="Oct-15", PROT="1", MEDS="1", MEDS_TEXT="lithium carbonate 300mg")
@@ -73,10 +98,14 @@ def test_every_declared_score_lands(workspace):
     assert result.success
     assert workspace.publish().success
 
-    scores = {(r[0], r[1], r[2]): r[3:] for r in workspace.sql(
-        """SELECT s.participant_id = (SELECT min(participant_id) FROM research.responses WHERE dose_status = 'range'),
+    scores = {
+        (r[0], r[1], r[2]): r[3:]
+        for r in workspace.sql(
+            """SELECT s.participant_id = (SELECT min(participant_id) FROM research.responses WHERE dose_status = 'range'),
                   instrument, scale, score, band, prorated
-           FROM research.instrument_scores s""")}
+           FROM research.instrument_scores s"""
+        )
+    }
     assert scores[(True, "dass21", "depression_raw")] == (12.0, None, False)
     assert scores[(True, "dass21", "depression_x2")] == (24.0, "severe", False)
     assert scores[(True, "dass21", "anxiety_raw")] == (7.0, None, False)
@@ -94,7 +123,8 @@ def test_every_declared_score_lands(workspace):
         """SELECT dose_status, dose_amount, dose_range_low, dose_range_high, dose_band, protocol, days_on, days_off,
                   medication_classes, flag_qids_item12, flag_lithium, flag_ssri_snri, flag_daily_dosing,
                   flag_phq9_item9
-           FROM research.responses ORDER BY dose_status""")
+           FROM research.responses ORDER BY dose_status"""
+    )
     assert rows[0] == ("range", 7.5, 5.0, 10.0, "standard", "daily", 1, 0, ["ssri"], True, False, True, True, None)
     assert rows[1][:5] == ("unparseable", None, None, None, "unknown")  # a spreadsheet date, never a number
     assert rows[1][5:9] == ("fadiman", 1, 2, ["lithium"]) and rows[1][10] is True

@@ -10,9 +10,7 @@ import pytest
 from tests import privacy_tools
 
 needs_pycanon = pytest.mark.skipif(not privacy_tools.pycanon_available(), reason=privacy_tools.PYCANON_MISSING)
-needs_anonymeter = pytest.mark.skipif(
-    not privacy_tools.anonymeter_available(), reason=privacy_tools.ANONYMETER_MISSING
-)
+needs_anonymeter = pytest.mark.skipif(not privacy_tools.anonymeter_available(), reason=privacy_tools.ANONYMETER_MISSING)
 
 QI = ["age_band", "sex", "region"]
 
@@ -74,11 +72,13 @@ def test_numeric_and_mixed_typed_quasi_identifiers():
 @needs_pycanon
 def test_pycanon_on_a_larger_random_frame_matches_pandas():
     rng = np.random.default_rng(7)
-    frame = pd.DataFrame({
-        "age_band": rng.choice(["18-29", "30-44", "45-64", "65+"], 2000),
-        "sex": rng.choice(["f", "m"], 2000),
-        "country": rng.choice(["AT", "DE", "NL", "US", "GB"], 2000),
-    })
+    frame = pd.DataFrame(
+        {
+            "age_band": rng.choice(["18-29", "30-44", "45-64", "65+"], 2000),
+            "sex": rng.choice(["f", "m"], 2000),
+            "country": rng.choice(["AT", "DE", "NL", "US", "GB"], 2000),
+        }
+    )
     assert privacy_tools.pycanon_k(frame, list(frame.columns)) == frame.value_counts().min()
 
 
@@ -106,14 +106,16 @@ def test_missing_venv_raises_with_the_build_instruction(monkeypatch, tmp_path):
 def survey(n: int, seed: int) -> pd.DataFrame:
     """Synthetic row-level survey data with several quasi-identifiers, nearly every row unique."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "age": rng.integers(18, 80, n),
-        "sex": rng.choice(["f", "m", "x"], n),
-        "postcode": rng.choice([f"P{i:03d}" for i in range(60)], n),
-        "phq9": rng.integers(0, 28, n),
-        "gad7": rng.integers(0, 22, n),
-        "substance": rng.choice(["lsd", "psilocybin"], n),
-    })
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "sex": rng.choice(["f", "m", "x"], n),
+            "postcode": rng.choice([f"P{i:03d}" for i in range(60)], n),
+            "phq9": rng.integers(0, 28, n),
+            "gad7": rng.integers(0, 22, n),
+            "substance": rng.choice(["lsd", "psilocybin"], n),
+        }
+    )
 
 
 def coarsen(frame: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +183,10 @@ def test_anonymeter_is_repeatable_and_takes_nulls_and_mixed_types():
     for result in (batch["a"], batch["b"]):
         for key in ("singling_out", "linkability"):
             assert (result[key]["risk"], result[key]["n_success"], result[key]["n_control"]) == (
-                on_its_own[key]["risk"], on_its_own[key]["n_success"], on_its_own[key]["n_control"])
+                on_its_own[key]["risk"],
+                on_its_own[key]["n_success"],
+                on_its_own[key]["n_control"],
+            )
     # Default aux_cols: the columns split into halves, in order.
     assert on_its_own["parameters"]["aux_cols"] == (["age", "sex", "postcode"], ["phq9", "gad7", "substance"])
 

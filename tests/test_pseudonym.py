@@ -5,11 +5,15 @@ from __future__ import annotations
 import stat
 
 import pandas as pd
-
 import pytest
 
 from pipelines.privacy.pseudonym import (
-    PseudonymKeyError, day_shifts, load_key, load_or_create_key, normalise_key_values, pseudonymise,
+    PseudonymKeyError,
+    day_shifts,
+    load_key,
+    load_or_create_key,
+    normalise_key_values,
+    pseudonymise,
 )
 
 

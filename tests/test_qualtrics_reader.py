@@ -9,9 +9,12 @@ from pipelines.readers.qualtrics import METADATA_COLUMNS
 from tests.paths import REAL_EXPORTS
 
 HEADER = (
-    ",".join(METADATA_COLUMNS + ("Q1",)) + "\n"
-    + ",".join(METADATA_COLUMNS + ("Do you consent?",)) + "\n"
-    + ",".join('"{""ImportId"":""%s""}"' % c for c in METADATA_COLUMNS + ("QID1",)) + "\n"
+    ",".join(METADATA_COLUMNS + ("Q1",))
+    + "\n"
+    + ",".join(METADATA_COLUMNS + ("Do you consent?",))
+    + "\n"
+    + ",".join('"{""ImportId"":""%s""}"' % c for c in METADATA_COLUMNS + ("QID1",))
+    + "\n"
 )
 ROW = "2025-01-01 10:00:00,2025-01-01 10:10:00,0,203.0.113.9,100,600,1,2025-01-01 10:10:00,R_x,Doe,Jane,jane@example.org,,40.1,-70.2,anonymous,EN,1\n"
 

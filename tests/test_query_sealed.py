@@ -53,8 +53,11 @@ def tiers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tiers:
         csv=tmp_path / "landing" / "raw.csv",
         parquet=tmp_path / "landing" / "raw.parquet",
     )
-    _build(t.warehouse, f"CREATE SCHEMA restricted; CREATE TABLE restricted.identities AS "
-                        f"SELECT '{EMAIL_CANARY}' AS email, '{RESTRICTED_CANARY}' AS note")
+    _build(
+        t.warehouse,
+        f"CREATE SCHEMA restricted; CREATE TABLE restricted.identities AS "
+        f"SELECT '{EMAIL_CANARY}' AS email, '{RESTRICTED_CANARY}' AS note",
+    )
     _build(t.research, "CREATE SCHEMA research; CREATE TABLE research.t AS SELECT 42 AS answer")
     _build(t.public, "CREATE SCHEMA public; CREATE TABLE public.t AS SELECT 7 AS answer, 'ok' AS label")
     t.key_file.parent.mkdir(parents=True)
@@ -98,8 +101,14 @@ def test_select_on_research_tier(tiers):
 
 
 def test_read_only_conveniences_still_work(tiers):
-    for sql in ("DESCRIBE public.t", "SHOW TABLES", "SUMMARIZE public.t", "FROM public.t",
-                "WITH x AS (SELECT answer FROM public.t) SELECT * FROM x", "EXPLAIN SELECT * FROM public.t"):
+    for sql in (
+        "DESCRIBE public.t",
+        "SHOW TABLES",
+        "SUMMARIZE public.t",
+        "FROM public.t",
+        "WITH x AS (SELECT answer FROM public.t) SELECT * FROM x",
+        "EXPLAIN SELECT * FROM public.t",
+    ):
         result = _query(sql)
         assert result.exit_code == 0, (sql, result.output)
 
@@ -186,15 +195,22 @@ def test_escape_cannot_write_a_file(tiers):
 
 def test_tier_file_is_not_modified(tiers):
     before = tiers.public.read_bytes()
-    for sql in ("CREATE TABLE public.x AS SELECT 1", "INSERT INTO public.t VALUES (1, 'x')", "DROP TABLE public.t",
-                "CHECKPOINT"):
+    for sql in (
+        "CREATE TABLE public.x AS SELECT 1",
+        "INSERT INTO public.t VALUES (1, 'x')",
+        "DROP TABLE public.t",
+        "CHECKPOINT",
+    ):
         assert _query(sql).exit_code != 0
     assert tiers.public.read_bytes() == before
 
 
 def test_restricted_warehouse_unreachable_from_research(tiers):
-    for sql in ("SELECT * FROM restricted.identities", "SELECT * FROM survey.restricted.identities",
-                "SELECT email FROM identities"):
+    for sql in (
+        "SELECT * FROM restricted.identities",
+        "SELECT * FROM survey.restricted.identities",
+        "SELECT email FROM identities",
+    ):
         result = _query(sql, "--tier", "research")
         assert result.exit_code != 0 and "Catalog Error" in result.output, result.output
         _assert_no_leak(result.output)

@@ -15,4 +15,3 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in README and "make run" in README
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
-

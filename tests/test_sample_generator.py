@@ -20,13 +20,29 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample" / "microdose_mood"
 
 METADATA = [
-    "StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished", "RecordedDate",
-    "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail", "ExternalReference",
-    "LocationLatitude", "LocationLongitude", "DistributionChannel", "UserLanguage",
+    "StartDate",
+    "EndDate",
+    "Status",
+    "IPAddress",
+    "Progress",
+    "Duration (in seconds)",
+    "Finished",
+    "RecordedDate",
+    "ResponseId",
+    "RecipientLastName",
+    "RecipientFirstName",
+    "RecipientEmail",
+    "ExternalReference",
+    "LocationLatitude",
+    "LocationLongitude",
+    "DistributionChannel",
+    "UserLanguage",
 ]
 QUESTIONS = (
     ["Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q7", "Q8", "Q8_7_TEXT", "Q9", "Q10", "Q10_6_TEXT"]
-    + [f"Q11_{i}" for i in range(1, 10)] + [f"Q12_{i}" for i in range(1, 8)] + ["Q13"]
+    + [f"Q11_{i}" for i in range(1, 10)]
+    + [f"Q12_{i}" for i in range(1, 8)]
+    + ["Q13"]
 )
 ITEMS = [f"Q11_{i}" for i in range(1, 10)] + [f"Q12_{i}" for i in range(1, 8)]
 FREE_TEXT = ["Q7", "Q8_7_TEXT", "Q10_6_TEXT", "Q13"]
@@ -60,6 +76,7 @@ def complete(rows):
 
 
 # ---------------------------------------------------------------------------------------------- layout
+
 
 def test_files_and_names(study):
     assert set(study) == {"baseline", "followup"}
@@ -122,6 +139,7 @@ def test_cell_formats(study):
 
 # ---------------------------------------------------------------------------------------------- determinism
 
+
 def test_deterministic_for_a_seed(tmp_path):
     a = gen.generate_study(tmp_path / "a", participants=60, seed=7)
     b = gen.generate_study(tmp_path / "b", participants=60, seed=7)
@@ -132,6 +150,7 @@ def test_deterministic_for_a_seed(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- waves
+
 
 def test_waves_share_emails_and_followup_timing(study):
     _, base = read(study["baseline"])
@@ -175,6 +194,7 @@ def test_scores_plausible(study):
 
 
 # ---------------------------------------------------------------------------------------------- edge cases
+
 
 def test_preview_and_test_rows(study):
     for p in study.values():
@@ -236,6 +256,7 @@ def test_free_text_is_messy_but_never_identifying(study):
 
 # ---------------------------------------------------------------------------------------------- big file
 
+
 def test_write_export_exact_rows_and_deterministic(tmp_path):
     n = 2_345
     a = gen.write_export(tmp_path / "big_a.csv", n, seed=5, chunk_rows=1_000)
@@ -270,6 +291,7 @@ def test_cli(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------------------------- committed sample
+
 
 def test_committed_sample_layout():
     paths = sorted(SAMPLE_DIR.glob("*.csv"))

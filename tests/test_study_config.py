@@ -7,7 +7,7 @@ import yaml
 
 from pipelines.ingest.mapping import check_columns, unmapped_columns
 from pipelines.settings import REPO_ROOT
-from schemas.study_config import StudyConfigError, load_study, load_studies
+from schemas.study_config import StudyConfigError, load_studies, load_study
 
 STUDY_YAML = REPO_ROOT / "schemas" / "studies" / "microdose_mood.yaml"
 

@@ -33,21 +33,36 @@ def grid_sql(dimensions: dict[str, tuple[str, ...]]) -> str:
 
 def cell_grid(waves: list[str]) -> str:
     """substance x protocol x dose band x wave, margins included."""
-    return grid_sql({"substance": SUBSTANCE_VALUES, "protocol": (*PROTOCOL_VALUES, ALL),
-                     "dose_band": (*BAND_VALUES, ALL), "wave": tuple(waves)})
+    return grid_sql(
+        {
+            "substance": SUBSTANCE_VALUES,
+            "protocol": (*PROTOCOL_VALUES, ALL),
+            "dose_band": (*BAND_VALUES, ALL),
+            "wave": tuple(waves),
+        }
+    )
 
 
 def outcome_grid(waves: list[str], measures: list[str]) -> str:
     """The cell grid once per measure."""
-    return grid_sql({"substance": SUBSTANCE_VALUES, "protocol": (*PROTOCOL_VALUES, ALL),
-                     "dose_band": (*BAND_VALUES, ALL), "wave": tuple(waves), "measure": tuple(measures)})
+    return grid_sql(
+        {
+            "substance": SUBSTANCE_VALUES,
+            "protocol": (*PROTOCOL_VALUES, ALL),
+            "dose_band": (*BAND_VALUES, ALL),
+            "wave": tuple(waves),
+            "measure": tuple(measures),
+        }
+    )
 
 
 def grouping_sets(*fixed: str) -> str:
     """GROUP BY GROUPING SETS over protocol and dose band, the `fixed` columns in every set."""
     keys = ", ".join(fixed)
-    return (f"GROUPING SETS ((substance, protocol, dose_band, {keys}), (substance, protocol, {keys}), "
-            f"(substance, dose_band, {keys}), (substance, {keys}))")
+    return (
+        f"GROUPING SETS ((substance, protocol, dose_band, {keys}), (substance, protocol, {keys}), "
+        f"(substance, dose_band, {keys}), (substance, {keys}))"
+    )
 
 
 def margin(column: str) -> str:
@@ -56,6 +71,8 @@ def margin(column: str) -> str:
 
 
 def grouping_name(protocol: str = "protocol", dose_band: str = "dose_band") -> str:
-    return (f"CASE WHEN {protocol} <> '{ALL}' AND {dose_band} <> '{ALL}' THEN 'substance_protocol_dose_band' "
-            f"WHEN {protocol} <> '{ALL}' THEN 'substance_protocol' WHEN {dose_band} <> '{ALL}' "
-            "THEN 'substance_dose_band' ELSE 'substance' END")
+    return (
+        f"CASE WHEN {protocol} <> '{ALL}' AND {dose_band} <> '{ALL}' THEN 'substance_protocol_dose_band' "
+        f"WHEN {protocol} <> '{ALL}' THEN 'substance_protocol' WHEN {dose_band} <> '{ALL}' "
+        "THEN 'substance_dose_band' ELSE 'substance' END"
+    )

@@ -41,15 +41,31 @@ def study_measures(config: StudyConfig) -> list[Measure]:
         inst = get_instrument(instrument)
         for scale, (lo, hi) in score_ranges(instrument).items():
             criteria = inst.change_criteria if scale == "total" else None
-            out.append(Measure(f"{instrument}_{scale}", instrument, scale, float(lo), float(hi),
-                               *((criteria.response_drop, criteria.remission_max, criteria.improvement_points)
-                                 if criteria else ())))
+            out.append(
+                Measure(
+                    f"{instrument}_{scale}",
+                    instrument,
+                    scale,
+                    float(lo),
+                    float(hi),
+                    *(
+                        (criteria.response_drop, criteria.remission_max, criteria.improvement_points)
+                        if criteria
+                        else ()
+                    ),
+                )
+            )
     return out
 
 
 def study_waves(conn, config: StudyConfig, study: str) -> list[str]:
-    return sorted({w.name for w in config.waves} | {r[0] for r in conn.execute(
-        "SELECT DISTINCT wave FROM research.responses WHERE study = ?", [study]).fetchall()})
+    return sorted(
+        {w.name for w in config.waves}
+        | {
+            r[0]
+            for r in conn.execute("SELECT DISTINCT wave FROM research.responses WHERE study = ?", [study]).fetchall()
+        }
+    )
 
 
 def build_inputs(conn, study: str, config: StudyConfig) -> list[Measure]:
@@ -58,11 +74,17 @@ def build_inputs(conn, study: str, config: StudyConfig) -> list[Measure]:
     conn.execute("""CREATE OR REPLACE TEMP TABLE an_measures (measure VARCHAR, instrument VARCHAR, scale VARCHAR,
                     low DOUBLE, high DOUBLE, response_drop DOUBLE, remission_max DOUBLE, improvement_points DOUBLE)""")
     if measures:
-        conn.executemany("INSERT INTO an_measures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         [(m.name, m.instrument, m.scale, m.low, m.high, m.response_drop, m.remission_max,
-                           m.improvement_points) for m in measures])
-    cell = ("coalesce(r.substance, 'unknown') AS substance, coalesce(r.protocol, 'unknown') AS protocol, "
-            "coalesce(r.dose_band, 'unknown') AS dose_band")
+        conn.executemany(
+            "INSERT INTO an_measures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (m.name, m.instrument, m.scale, m.low, m.high, m.response_drop, m.remission_max, m.improvement_points)
+                for m in measures
+            ],
+        )
+    cell = (
+        "coalesce(r.substance, 'unknown') AS substance, coalesce(r.protocol, 'unknown') AS protocol, "
+        "coalesce(r.dose_band, 'unknown') AS dose_band"
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE an_scores AS
             SELECT r.participant_id, r.wave, {cell}, r.protocol AS protocol_reported, m.measure,

@@ -4,7 +4,6 @@ Validation results are reported as asset checks yielded from the asset bodies, s
 frame its asset produced. Their metadata holds counts, column names and check names only.
 """
 
-
 import base64
 import shutil
 from pathlib import Path
@@ -17,13 +16,17 @@ from pipelines.defs.resources import SurveyPaths
 from pipelines.disclosure import release
 from pipelines.ingest.fingerprint import file_sha256
 from pipelines.ingest.process import (
-    WITHDRAWAL_LIST_WAVE, DeidentifiedFrameError, FileOutcome, process_file, staging_dir_for,
+    WITHDRAWAL_LIST_WAVE,
+    DeidentifiedFrameError,
+    FileOutcome,
+    process_file,
+    staging_dir_for,
 )
 from pipelines.privacy.pseudonym import PseudonymKeyError, load_key, load_or_create_key
 from pipelines.privacy.safe_report import value_free_message
 from pipelines.readers import ExportReadError
-from pipelines.warehouse.load import already_loaded, holds_pseudonyms, load_staged, record_failure
 from pipelines.settings import PUBLIC_TIER_FILE
+from pipelines.warehouse.load import already_loaded, holds_pseudonyms, load_staged, record_failure
 from pipelines.warehouse.tables import PUBLIC_TIER_TABLES
 from schemas.study_config import StudyConfigError
 
@@ -32,8 +35,17 @@ STAGED = "deidentified_responses"
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 
 
-def _fail(warehouse: DuckDBResource, *, study: str, file_name: str, sha256: str, wave: str | None, exc: BaseException,
-          stage: str, staging_root: str) -> dg.Failure:
+def _fail(
+    warehouse: DuckDBResource,
+    *,
+    study: str,
+    file_name: str,
+    sha256: str,
+    wave: str | None,
+    exc: BaseException,
+    stage: str,
+    staging_root: str,
+) -> dg.Failure:
     """The value-free failure to raise (`from None`), after recording the file as failed where possible."""
     message = value_free_message(exc, file_name=file_name, stage=stage, safe_types=SAFE_ERRORS)
     if sha256:  # a failed file leaves no de-identified data behind
@@ -52,12 +64,17 @@ def _fail(warehouse: DuckDBResource, *, study: str, file_name: str, sha256: str,
     kinds={"python", "parquet"},
     pool="duckdb",
     check_specs=[
-        dg.AssetCheckSpec("rows_reconcile", asset=STAGED, blocking=True,
-                          description="rows read = accepted + quarantined + excluded"),
-        dg.AssetCheckSpec("rows_valid", asset=STAGED,
-                          description="no row failed validation; counts per column and check"),
-        dg.AssetCheckSpec("columns_mapped", asset=STAGED,
-                          description="every source column is mapped or deliberately ignored by the study"),
+        dg.AssetCheckSpec(
+            "rows_reconcile", asset=STAGED, blocking=True, description="rows read = accepted + quarantined + excluded"
+        ),
+        dg.AssetCheckSpec(
+            "rows_valid", asset=STAGED, description="no row failed validation; counts per column and check"
+        ),
+        dg.AssetCheckSpec(
+            "columns_mapped",
+            asset=STAGED,
+            description="every source column is mapped or deliberately ignored by the study",
+        ),
     ],
 )
 def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths, warehouse: DuckDBResource):
@@ -80,39 +97,78 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
             previous = already_loaded(conn, sha256)
             linked = holds_pseudonyms(conn)
         if previous:
-            outcome = FileOutcome(study_name, file_name, sha256, wave, staging_dir=paths.staging_dir, duplicate_of=previous)
+            outcome = FileOutcome(
+                study_name, file_name, sha256, wave, staging_dir=paths.staging_dir, duplicate_of=previous
+            )
         else:
             key = load_or_create_key(paths.pseudonym_key_file, warehouse_has_pseudonyms=linked, notify=context.log.info)
-            outcome = process_file(path, study, study_file=paths.study_file(study_name).name, key=key,
-                                   staging_root=paths.staging_dir, chunk_rows=paths.chunk_rows, sha256=sha256)
+            outcome = process_file(
+                path,
+                study,
+                study_file=paths.study_file(study_name).name,
+                key=key,
+                staging_root=paths.staging_dir,
+                chunk_rows=paths.chunk_rows,
+                sha256=sha256,
+            )
     except Exception as exc:  # every failure leaves through the value-free path
-        raise _fail(warehouse, study=study_name, file_name=file_name, sha256=sha256, wave=wave, exc=exc,
-                    stage="reading and validating", staging_root=paths.staging_dir) from None
+        raise _fail(
+            warehouse,
+            study=study_name,
+            file_name=file_name,
+            sha256=sha256,
+            wave=wave,
+            exc=exc,
+            stage="reading and validating",
+            staging_root=paths.staging_dir,
+        ) from None
 
     if not outcome.reconciles and not outcome.duplicate_of:  # blocked below: nothing will load what was staged
         shutil.rmtree(outcome.staging_dir, ignore_errors=True)
-    yield dg.Output(outcome, metadata={
-        "file": file_name, "file_sha256": sha256, "wave": outcome.wave,
-        "duplicate_of": outcome.duplicate_of or "",
-        "rows_read": outcome.rows_read, "rows_accepted": outcome.rows_accepted,
-        "rows_quarantined": outcome.rows_quarantined, "rows_excluded": outcome.rows_excluded,
-        **{f"excluded · {reason}": n for reason, n in sorted(outcome.excluded.items())},
-    })
-    yield dg.AssetCheckResult(
-        check_name="rows_reconcile", passed=outcome.reconciles, severity=ERROR,
-        metadata={"rows_read": outcome.rows_read, "rows_accepted": outcome.rows_accepted,
-                  "rows_quarantined": outcome.rows_quarantined, "rows_excluded": outcome.rows_excluded},
+    yield dg.Output(
+        outcome,
+        metadata={
+            "file": file_name,
+            "file_sha256": sha256,
+            "wave": outcome.wave,
+            "duplicate_of": outcome.duplicate_of or "",
+            "rows_read": outcome.rows_read,
+            "rows_accepted": outcome.rows_accepted,
+            "rows_quarantined": outcome.rows_quarantined,
+            "rows_excluded": outcome.rows_excluded,
+            **{f"excluded · {reason}": n for reason, n in sorted(outcome.excluded.items())},
+        },
     )
     yield dg.AssetCheckResult(
-        check_name="rows_valid", passed=outcome.rows_quarantined == 0, severity=WARN,
-        metadata={"rows_quarantined": outcome.rows_quarantined, **outcome.failures.as_metadata(),
-                  **{f"seen but unanswered (-99) · {c}": n for c, n in sorted(outcome.seen_unanswered.items())},
-                  **{f"not shown (blank) · {c}": n for c, n in sorted(outcome.not_shown.items())}},
+        check_name="rows_reconcile",
+        passed=outcome.reconciles,
+        severity=ERROR,
+        metadata={
+            "rows_read": outcome.rows_read,
+            "rows_accepted": outcome.rows_accepted,
+            "rows_quarantined": outcome.rows_quarantined,
+            "rows_excluded": outcome.rows_excluded,
+        },
     )
     yield dg.AssetCheckResult(
-        check_name="columns_mapped", passed=not outcome.unmapped_columns, severity=WARN,
-        metadata={"unmapped_columns": dg.MetadataValue.json(outcome.unmapped_columns),
-                  "n_unmapped": len(outcome.unmapped_columns)},
+        check_name="rows_valid",
+        passed=outcome.rows_quarantined == 0,
+        severity=WARN,
+        metadata={
+            "rows_quarantined": outcome.rows_quarantined,
+            **outcome.failures.as_metadata(),
+            **{f"seen but unanswered (-99) · {c}": n for c, n in sorted(outcome.seen_unanswered.items())},
+            **{f"not shown (blank) · {c}": n for c, n in sorted(outcome.not_shown.items())},
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="columns_mapped",
+        passed=not outcome.unmapped_columns,
+        severity=WARN,
+        metadata={
+            "unmapped_columns": dg.MetadataValue.json(outcome.unmapped_columns),
+            "n_unmapped": len(outcome.unmapped_columns),
+        },
     )
 
 
@@ -124,11 +180,18 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
     key_prefix=["research"],
     name="responses",
     ins={"staged": dg.AssetIn(key=STAGED)},
-    check_specs=[dg.AssetCheckSpec("one_row_per_participant_wave", asset=["research", "responses"], blocking=True,
-                                   description="research.responses has one row per study, participant and wave")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "one_row_per_participant_wave",
+            asset=["research", "responses"],
+            blocking=True,
+            description="research.responses has one row per study, participant and wave",
+        )
+    ],
 )
-def research_responses(context: dg.AssetExecutionContext, staged: FileOutcome, paths: SurveyPaths,
-                       warehouse: DuckDBResource):
+def research_responses(
+    context: dg.AssetExecutionContext, staged: FileOutcome, paths: SurveyPaths, warehouse: DuckDBResource
+):
     """research.responses: the file's de-identified rows loaded in one transaction (a participant's later
     response replaces an earlier one for the same wave), its quarantine entries into ops.quarantine, and its
     row accounting into ops.ingested_files. On any error the transaction rolls back and the file is recorded
@@ -142,17 +205,35 @@ def research_responses(context: dg.AssetExecutionContext, staged: FileOutcome, p
                    FROM research.responses"""
             ).fetchone()
     except Exception as exc:
-        raise _fail(warehouse, study=staged.study, file_name=staged.file_name, sha256=staged.sha256,
-                    wave=staged.wave, exc=exc, stage="loading", staging_root=paths.staging_dir) from None
+        raise _fail(
+            warehouse,
+            study=staged.study,
+            file_name=staged.file_name,
+            sha256=staged.sha256,
+            wave=staged.wave,
+            exc=exc,
+            stage="loading",
+            staging_root=paths.staging_dir,
+        ) from None
     shutil.rmtree(staged.staging_dir, ignore_errors=True) if not staged.duplicate_of else None
-    yield dg.MaterializeResult(metadata={
-        "status": result.status, "file_sha256": staged.sha256, "rows_loaded": result.rows_accepted,
-        "rows_excluded": result.rows_excluded, "duplicate_of": result.duplicate_of or "",
-        "rows_withdrawn": result.rows_withdrawn,
-        "table_rows": total, "dagster/row_count": total,
-    })
-    yield dg.AssetCheckResult(check_name="one_row_per_participant_wave", passed=duplicates == 0, severity=ERROR,
-                              metadata={"duplicate_rows": duplicates, "table_rows": total})
+    yield dg.MaterializeResult(
+        metadata={
+            "status": result.status,
+            "file_sha256": staged.sha256,
+            "rows_loaded": result.rows_accepted,
+            "rows_excluded": result.rows_excluded,
+            "duplicate_of": result.duplicate_of or "",
+            "rows_withdrawn": result.rows_withdrawn,
+            "table_rows": total,
+            "dagster/row_count": total,
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="one_row_per_participant_wave",
+        passed=duplicates == 0,
+        severity=ERROR,
+        metadata={"duplicate_rows": duplicates, "table_rows": total},
+    )
 
 
 def _release_inputs(paths: SurveyPaths) -> tuple[dict, bytes]:
@@ -179,9 +260,15 @@ def _flat(prefix: str, figures: dict) -> dict:
     group_name="release",
     kinds={"duckdb"},
     pool="duckdb",
-    check_specs=[dg.AssetCheckSpec("k_anonymity", asset=["tiers", "research"], blocking=True,
-                                   description="every combination of the study's quasi-identifiers is shared by at "
-                                               "least k participants (all their waves together) in research_tier.duckdb")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "k_anonymity",
+            asset=["tiers", "research"],
+            blocking=True,
+            description="every combination of the study's quasi-identifiers is shared by at "
+            "least k participants (all their waves together) in research_tier.duckdb",
+        )
+    ],
 )
 def research_tier(paths: SurveyPaths, warehouse: DuckDBResource):
     """research_tier.duckdb, for approved researchers: research.* generalised (wider age bands, world regions, half-years,
@@ -200,20 +287,31 @@ def research_tier(paths: SurveyPaths, warehouse: DuckDBResource):
     yield dg.AssetCheckResult(check_name="k_anonymity", passed=report.passed, severity=ERROR, metadata=metadata)
 
 
-CHECKED_PUBLIC = ("outcomes", "change_from_baseline", "attrition", "dose_distribution", "dose_categories",
-                  "safety_signals")
-PUBLIC_SPECS = [dg.AssetSpec(["public", t.name], deps=[research_tier], group_name="release", kinds={"duckdb"},
-                             description=t.doc)
-                for t in PUBLIC_TIER_TABLES]
+CHECKED_PUBLIC = (
+    "outcomes",
+    "change_from_baseline",
+    "attrition",
+    "dose_distribution",
+    "dose_categories",
+    "safety_signals",
+)
+PUBLIC_SPECS = [
+    dg.AssetSpec(["public", t.name], deps=[research_tier], group_name="release", kinds={"duckdb"}, description=t.doc)
+    for t in PUBLIC_TIER_TABLES
+]
 
 
 @dg.multi_asset(
     specs=PUBLIC_SPECS,
     pool="duckdb",
     check_specs=[
-        dg.AssetCheckSpec("disclosure_control", asset=["public", name], blocking=True,
-                          description="no published figure rests on fewer than min_cell participants or on a cell "
-                                      "where all share one value; perturbation parameters and suppressions")
+        dg.AssetCheckSpec(
+            "disclosure_control",
+            asset=["public", name],
+            blocking=True,
+            description="no published figure rests on fewer than min_cell participants or on a cell "
+            "where all share one value; perturbation parameters and suppressions",
+        )
         for name in CHECKED_PUBLIC
     ],
 )
@@ -224,21 +322,28 @@ def public_tables(paths: SurveyPaths, warehouse: DuckDBResource):
     studies, key = _release_inputs(paths)
     with warehouse.get_connection() as conn:
         report = release.build_public_tables(conn, studies, key)
-    parameters = {f"parameter · {name}": value for values in report.parameters.values() for name, value in values.items()}
+    parameters = {
+        f"parameter · {name}": value for values in report.parameters.values() for name, value in values.items()
+    }
     for name in CHECKED_PUBLIC:
         figures = report.tables.get(f"public.{name}", dict.fromkeys(release.FIGURES, 0))
-        yield dg.MaterializeResult(asset_key=["public", name],
-                                   metadata={"dagster/row_count": report.rows[f"public.{name}"], **_flat("", figures)})
+        yield dg.MaterializeResult(
+            asset_key=["public", name],
+            metadata={"dagster/row_count": report.rows[f"public.{name}"], **_flat("", figures)},
+        )
         yield dg.AssetCheckResult(
-            asset_key=["public", name], check_name="disclosure_control", severity=ERROR,
+            asset_key=["public", name],
+            check_name="disclosure_control",
+            severity=ERROR,
             passed=figures["published_below_min_cell"] == 0 and figures["published_all_same"] == 0,
             metadata={**_flat("", figures), **parameters},
         )
     yield dg.MaterializeResult(asset_key=["public", "release_method"], metadata=parameters)
 
 
-@dg.asset(key=["tiers", "public"], deps=PUBLIC_SPECS, group_name="release", kinds={"duckdb", "parquet", "csv"},
-          pool="duckdb")
+@dg.asset(
+    key=["tiers", "public"], deps=PUBLIC_SPECS, group_name="release", kinds={"duckdb", "parquet", "csv"}, pool="duckdb"
+)
 def public_tier(paths: SurveyPaths, warehouse: DuckDBResource):
     """public/: the public tables as public_tier.duckdb, Parquet and spreadsheet-safe CSV (aggregates only, never a row
     of data), written to a new folder and swapped into place."""
@@ -256,8 +361,10 @@ def outcomes_report(paths: SurveyPaths):
 
     report = render_report(Path(paths.public_dir) / PUBLIC_TIER_FILE, Path(paths.reports_dir))
     image = base64.b64encode(report.main_image.read_bytes()).decode()
-    return dg.MaterializeResult(metadata={
-        "report": dg.MetadataValue.path(str(report.html)),
-        "images": dg.MetadataValue.json([p.name for p in report.images]),
-        "change_from_baseline": dg.MetadataValue.md(f"![change from baseline](data:image/png;base64,{image})"),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(report.html)),
+            "images": dg.MetadataValue.json([p.name for p in report.images]),
+            "change_from_baseline": dg.MetadataValue.md(f"![change from baseline](data:image/png;base64,{image})"),
+        }
+    )

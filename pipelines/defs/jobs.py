@@ -3,15 +3,22 @@
 import dagster as dg
 
 from pipelines.defs.assets import (
-    deidentified_responses, outcomes_report, public_tables, public_tier, research_responses, research_tier,
+    deidentified_responses,
+    outcomes_report,
+    public_tables,
+    public_tier,
+    research_responses,
+    research_tier,
 )
 
 ingest_file_job = dg.define_asset_job(
-    "ingest_file", selection=dg.AssetSelection.assets(deidentified_responses, research_responses),
+    "ingest_file",
+    selection=dg.AssetSelection.assets(deidentified_responses, research_responses),
     description="Stage, validate, de-identify and load one landing file (one partition).",
 )
 publish_job = dg.define_asset_job(
-    "publish", selection=dg.AssetSelection.assets(research_tier, public_tables, public_tier, outcomes_report),
+    "publish",
+    selection=dg.AssetSelection.assets(research_tier, public_tables, public_tier, outcomes_report),
     description="Release the k-anonymous research tier and the perturbed public tier from the restricted warehouse, "
-                "then render the report from the public tier.",
+    "then render the report from the public tier.",
 )

@@ -28,11 +28,14 @@ class SurveyPaths(dg.ConfigurableResource):
     chunk_rows: int = 50_000
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "SurveyPaths":
+    def from_settings(cls, settings: Settings) -> SurveyPaths:
         return cls(
-            landing_dir=str(settings.landing_dir), studies_dir=str(settings.studies_dir),
-            staging_dir=str(settings.staging_dir), pseudonym_key_file=str(settings.pseudonym_key_file),
-            research_tier=str(settings.research_tier), public_dir=str(settings.public_dir),
+            landing_dir=str(settings.landing_dir),
+            studies_dir=str(settings.studies_dir),
+            staging_dir=str(settings.staging_dir),
+            pseudonym_key_file=str(settings.pseudonym_key_file),
+            research_tier=str(settings.research_tier),
+            public_dir=str(settings.public_dir),
             reports_dir=str(settings.reports_dir),
             chunk_rows=settings.chunk_rows,
         )
@@ -64,8 +67,12 @@ class WarehouseResource(DuckDBResource):
         folder = Path(self.database).parent
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-        conn = backoff(fn=duckdb.connect, retry_on=(duckdb.IOException,), max_retries=10,
-                       kwargs={"database": self.database, "read_only": False, "config": dict(self.connection_config)})
+        conn = backoff(
+            fn=duckdb.connect,
+            retry_on=(duckdb.IOException,),
+            max_retries=10,
+            kwargs={"database": self.database, "read_only": False, "config": dict(self.connection_config)},
+        )
         try:
             _owner_only(self.database)
             yield conn
@@ -84,6 +91,7 @@ def default_resources(settings: Settings | None = None) -> dict:
     settings = settings or load_settings()
     return {
         "paths": SurveyPaths.from_settings(settings),
-        "warehouse": WarehouseResource(database=str(settings.warehouse),
-                                       connection_config={"memory_limit": settings.duckdb_memory_limit}),
+        "warehouse": WarehouseResource(
+            database=str(settings.warehouse), connection_config={"memory_limit": settings.duckdb_memory_limit}
+        ),
     }

@@ -5,7 +5,6 @@ partition was already loaded with the same SHA-256, and uses `<partition>:<sha25
 bytes are never requested twice while a changed file is picked up again.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -68,8 +67,12 @@ def landing_folder_sensor(context: dg.SensorEvaluationContext):
     )
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[ingest_file_job],
-                      request_job=publish_job, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[ingest_file_job],
+    request_job=publish_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def publish_after_ingest(context: dg.RunStatusSensorContext):
     """Rebuild the public tier after every successful ingestion."""
     return dg.RunRequest(run_key=f"publish-after-{context.dagster_run.run_id}")

@@ -63,8 +63,9 @@ def _pivot(qis: list[str], waves: list[str], value=lambda qi: qi) -> str:
 
 
 def _columns(qis: list[str], waves: list[str], expression=lambda qi, j: f"{qi}__{j}") -> str:
-    return ", ".join(f"present__{j}, " + ", ".join(f"{expression(qi, j)} AS {qi}__{j}" for qi in qis)
-                     for j in range(len(waves)))
+    return ", ".join(
+        f"present__{j}, " + ", ".join(f"{expression(qi, j)} AS {qi}__{j}" for qi in qis) for j in range(len(waves))
+    )
 
 
 def signature_key(qis: list[str], waves: list[str]) -> str:
@@ -75,8 +76,12 @@ def signature_key(qis: list[str], waves: list[str]) -> str:
 
 
 def study_waves(conn, study: str) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT DISTINCT wave FROM research.responses WHERE study = ? ORDER BY 1", [study]).fetchall()]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT wave FROM research.responses WHERE study = ? ORDER BY 1", [study]
+        ).fetchall()
+    ]
 
 
 def common_genders(conn, study: str, settings: DisclosureSettings) -> tuple[str, ...]:
@@ -103,8 +108,9 @@ def _signatures(conn, study: str, qis: list[str], waves: list[str]) -> None:
     )
 
 
-def _evaluate(conn, qis: list[str], waves: list[str], levels: dict[str, int], k: int,
-              common: tuple[str, ...]) -> tuple[int, int, int]:
+def _evaluate(
+    conn, qis: list[str], waves: list[str], levels: dict[str, int], k: int, common: tuple[str, ...]
+) -> tuple[int, int, int]:
     """(participants, records, classes) in classes of fewer than k participants, for one lattice node."""
     generalise = lambda qi, j: HIERARCHIES[qi].sql(levels[qi], f"{qi}__{j}", common=common)  # noqa: E731
     row = conn.execute(
@@ -117,20 +123,28 @@ def _evaluate(conn, qis: list[str], waves: list[str], levels: dict[str, int], k:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _evaluate_many(conn, qis: list[str], waves: list[str], nodes: list[dict[str, int]], k: int,
-                   common: tuple[str, ...]) -> list[tuple[int, int]]:
+def _evaluate_many(
+    conn, qis: list[str], waves: list[str], nodes: list[dict[str, int]], k: int, common: tuple[str, ...]
+) -> list[tuple[int, int]]:
     """(participants, records) in classes below k for each node, in one query over signatures x nodes."""
-    conn.execute("CREATE OR REPLACE TEMP TABLE dc_nodes (node INTEGER, "
-                 + ", ".join(f"l_{qi} INTEGER" for qi in qis) + ")")
-    conn.executemany(f"INSERT INTO dc_nodes VALUES (?, {', '.join('?' * len(qis))})",
-                     [[i, *(node[qi] for qi in qis)] for i, node in enumerate(nodes)])
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE dc_nodes (node INTEGER, " + ", ".join(f"l_{qi} INTEGER" for qi in qis) + ")"
+    )
+    conn.executemany(
+        f"INSERT INTO dc_nodes VALUES (?, {', '.join('?' * len(qis))})",
+        [[i, *(node[qi] for qi in qis)] for i, node in enumerate(nodes)],
+    )
 
     def generalise(qi: str, j: int) -> str:
-        whens = " ".join(f"WHEN {lvl} THEN {HIERARCHIES[qi].sql(lvl, f's.{qi}__{j}', common=common)}"
-                         for lvl in range(len(HIERARCHIES[qi].levels)))
+        whens = " ".join(
+            f"WHEN {lvl} THEN {HIERARCHIES[qi].sql(lvl, f's.{qi}__{j}', common=common)}"
+            for lvl in range(len(HIERARCHIES[qi].levels))
+        )
         return f"CASE n.l_{qi} {whens} END"
 
-    columns = ", ".join(f"s.present__{j}, " + ", ".join(f"{generalise(qi, j)}" for qi in qis) for j in range(len(waves)))
+    columns = ", ".join(
+        f"s.present__{j}, " + ", ".join(f"{generalise(qi, j)}" for qi in qis) for j in range(len(waves))
+    )
     rows = conn.execute(
         f"""SELECT node, coalesce(sum(n) FILTER (WHERE n < ?), 0), coalesce(sum(records) FILTER (WHERE n < ?), 0)
             FROM (SELECT n.node, {columns}, sum(s.participants) AS n, sum(s.records) AS records
@@ -164,8 +178,11 @@ def choose_generalisation(conn, study: str, settings: DisclosureSettings) -> Tre
     fallback: Generalisation | None = None
     for loss in sorted(by_loss):
         level = sorted(by_loss[loss], key=lambda node: tuple(node.values()))
-        counts = [c for i in range(0, len(level), per_query)
-                  for c in _evaluate_many(conn, qis, waves, level[i:i + per_query], settings.k, common)]
+        counts = [
+            c
+            for i in range(0, len(level), per_query)
+            for c in _evaluate_many(conn, qis, waves, level[i : i + per_query], settings.k, common)
+        ]
         candidates = [Generalisation(node, loss, p, r) for node, (p, r) in zip(level, counts)]
         feasible = [c for c in candidates if c.records_below_k <= budget]
         if feasible:
@@ -176,8 +193,7 @@ def choose_generalisation(conn, study: str, settings: DisclosureSettings) -> Tre
             fallback = best_here  # no node meets the budget (tiny study): fewest withheld records
     else:
         chosen = fallback
-    return Treatment(chosen, common, records, classes_small0, records_small0,
-                     unique / records if records else 0.0)
+    return Treatment(chosen, common, records, classes_small0, records_small0, unique / records if records else 0.0)
 
 
 # Analysis variables lose more when generalised than demographics do, so the search climbs them last.
@@ -199,29 +215,36 @@ def generalised_rows(conn, study: str, settings: DisclosureSettings, treatment: 
     exprs = ", ".join(f"{HIERARCHIES[qi].sql(levels[qi], qi, common=treatment.common_genders)} AS {qi}" for qi in qis)
     key = signature_key(qis, waves)
     k = settings.k
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE dc_g AS SELECT participant_id, wave, {exprs} "
-                 "FROM research.responses WHERE study = ?", [study])
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE dc_g AS SELECT participant_id, wave, {exprs} "
+        "FROM research.responses WHERE study = ?",
+        [study],
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE dc_p AS
             SELECT participant_id, {key} AS sig FROM (SELECT participant_id, {_pivot(qis, waves)} FROM dc_g
-                                                    GROUP BY participant_id)""")
+                                                    GROUP BY participant_id)"""
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE dc_w AS
             SELECT participant_id, {key} AS wsig
-            FROM (SELECT participant_id, {_pivot(qis, waves, value=lambda qi: 'CAST(NULL AS VARCHAR)')} FROM dc_g
-                  GROUP BY participant_id)""")
+            FROM (SELECT participant_id, {_pivot(qis, waves, value=lambda qi: "CAST(NULL AS VARCHAR)")} FROM dc_g
+                  GROUP BY participant_id)"""
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE dc_p1 AS
             SELECT p.participant_id, c.n < {k} AS withheld,
                    CASE WHEN c.n < {k} THEN w.wsig ELSE p.sig END AS shown
             FROM dc_p p JOIN (SELECT sig, count(*) AS n FROM dc_p GROUP BY sig) c USING (sig)
-            JOIN dc_w w USING (participant_id)""")
+            JOIN dc_w w USING (participant_id)"""
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE dc_rows AS
             SELECT g.participant_id, g.wave, p.withheld, c.n >= {k} AS kept,
-                   {', '.join(f'CASE WHEN p.withheld THEN NULL ELSE g.{qi} END AS {qi}' for qi in qis)}
+                   {", ".join(f"CASE WHEN p.withheld THEN NULL ELSE g.{qi} END AS {qi}" for qi in qis)}
             FROM dc_g g JOIN dc_p1 p USING (participant_id)
-            JOIN (SELECT shown, count(*) AS n FROM dc_p1 GROUP BY shown) c USING (shown)""")
+            JOIN (SELECT shown, count(*) AS n FROM dc_p1 GROUP BY shown) c USING (shown)"""
+    )
     for table in ("dc_g", "dc_p", "dc_w", "dc_p1"):
         conn.execute(f"DROP TABLE {table}")
 
@@ -230,24 +253,31 @@ def risk_figures(conn, table: str, study: str, qis: list[str], id_column: str = 
     """Smallest class (k achieved) in rows and in participants (all their waves), classes, sample-unique share,
     and prosecutor risks, measured on a released table."""
     cols = ", ".join(qis)
-    waves = [r[0] for r in conn.execute(f"SELECT DISTINCT wave FROM {table} WHERE study = ? ORDER BY 1",
-                                        [study]).fetchall()]
+    waves = [
+        r[0] for r in conn.execute(f"SELECT DISTINCT wave FROM {table} WHERE study = ? ORDER BY 1", [study]).fetchall()
+    ]
     rows = conn.execute(
         f"""SELECT count(*), coalesce(sum(n), 0), min(n), coalesce(sum(n) FILTER (WHERE n = 1), 0)
             FROM (SELECT count(*) AS n FROM {table} WHERE study = ? GROUP BY {cols})""",
         [study],
     ).fetchone()
-    people = conn.execute(
-        f"""SELECT min(n), count(*) FROM (SELECT count(*) AS n FROM (
+    people = (
+        conn.execute(
+            f"""SELECT min(n), count(*) FROM (SELECT count(*) AS n FROM (
                 SELECT {signature_key(qis, waves)} AS sig FROM (
                     SELECT {_pivot(qis, waves)} FROM {table} WHERE study = ? GROUP BY {id_column}))
                 GROUP BY sig)""",
-        [study],
-    ).fetchone() if waves else (0, 0)
+            [study],
+        ).fetchone()
+        if waves
+        else (0, 0)
+    )
     classes, records, smallest, unique = rows
     return {
-        "records": int(records), "classes": int(classes),
-        "k_achieved_rows": int(smallest or 0), "k_achieved_participants": int(people[0] or 0),
+        "records": int(records),
+        "classes": int(classes),
+        "k_achieved_rows": int(smallest or 0),
+        "k_achieved_participants": int(people[0] or 0),
         "sample_unique_share": unique / records if records else 0.0,
         "max_reidentification_risk": 1 / smallest if smallest else 0.0,
         "avg_reidentification_risk": classes / records if records else 0.0,

@@ -29,7 +29,7 @@ def count_noise_thresholds(settings: DisclosureSettings) -> list[tuple[float, in
     """Inverse CDF of the count noise: a discretised normal on [-max, +max] as (upper quantile, noise)."""
     top = settings.count_noise_max
     values = list(range(-top, top + 1))
-    weights = [math.exp(-(v * v) / (2 * settings.count_noise_sd ** 2)) for v in values]
+    weights = [math.exp(-(v * v) / (2 * settings.count_noise_sd**2)) for v in values]
     total = sum(weights)
     out, cumulative = [], 0.0
     for value, weight in zip(values, weights):
@@ -56,9 +56,10 @@ def install_macros(conn, settings: DisclosureSettings) -> None:
                      CAST('0x' || left(sha256(salt || pid), {KEY_BITS // 4}) AS BIGINT)""")
     conn.execute(f"""CREATE OR REPLACE TEMP MACRO dc_uniform(cell_key, label) AS
                      (CAST(CAST('0x' || left(sha256(CAST(cell_key AS VARCHAR) || ':' || label), {UNIFORM_BITS // 4})
-                           AS BIGINT) AS DOUBLE) + 0.5) / {float(2 ** UNIFORM_BITS)!r}""")
-    conn.execute(f"CREATE OR REPLACE TEMP MACRO dc_count_noise(u) AS "
-                 f"len(list_filter([{steps}], lambda q: q <= u)) - {top}")
+                           AS BIGINT) AS DOUBLE) + 0.5) / {float(2**UNIFORM_BITS)!r}""")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP MACRO dc_count_noise(u) AS len(list_filter([{steps}], lambda q: q <= u)) - {top}"
+    )
     # a count below min_cell is never published; above it, value + noise, never shown below min_cell
     conn.execute(f"""CREATE OR REPLACE TEMP MACRO dc_count(value, cell_key) AS
                      CASE WHEN value < {settings.min_cell} THEN NULL

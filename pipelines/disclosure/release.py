@@ -22,8 +22,17 @@ from pipelines.disclosure import kanonymity, perturbation, public_stats
 from pipelines.settings import PUBLIC_TIER_FILE
 from pipelines.warehouse.connect import transaction
 from pipelines.warehouse.tables import (
-    INSTRUMENT_ITEMS, INSTRUMENT_SCORES, PUBLIC_TIER_TABLES, RELEASE_METHOD, RESEARCH_TIER_TABLES, RESPONSES,
-    SAFETY_SIGNALS, SUMMARY_TABLES, column_names, ensure_tables, write_data_dictionary,
+    INSTRUMENT_ITEMS,
+    INSTRUMENT_SCORES,
+    PUBLIC_TIER_TABLES,
+    RELEASE_METHOD,
+    RESEARCH_TIER_TABLES,
+    RESPONSES,
+    SAFETY_SIGNALS,
+    SUMMARY_TABLES,
+    column_names,
+    ensure_tables,
+    write_data_dictionary,
 )
 from schemas.study_config import StudyConfig
 
@@ -31,8 +40,17 @@ RESEARCH_MODE, PUBLIC_MODE = 0o640, 0o644
 # Columns beside the quasi-identifiers that would single people out (a red-team run matched half the sample to one
 # person from dose amount, stack and follow-up timing): coarsened or withheld in the research tier.
 RESEARCH_COARSENED = {"days_since_baseline": "CAST(floor(r.days_since_baseline / 7) * 7 AS INTEGER)"}
-RESEARCH_WITHHELD = ("dose_amount", "dose_range_low", "dose_range_high", "days_on", "days_off", "stack_components",
-                     "medication_classes", "source_file", "loaded_at")
+RESEARCH_WITHHELD = (
+    "dose_amount",
+    "dose_range_low",
+    "dose_range_high",
+    "days_on",
+    "days_off",
+    "stack_components",
+    "medication_classes",
+    "source_file",
+    "loaded_at",
+)
 # Flags that restate a quasi-identifier: withheld whenever that identifier is generalised or withheld.
 DERIVED_FROM_QI = {"protocol": ("flag_daily_dosing",), "dose_band": ("flag_above_micro",)}
 SIGNALS = ("phq9_item9", "qids_item12", "lithium", "ssri_snri", "maoi", "above_micro", "daily_dosing")
@@ -54,6 +72,7 @@ def research_pseudonym_salt(key: bytes) -> str:
 
 
 # --- research tier ------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ResearchReport:
@@ -84,8 +103,12 @@ def write_research_tier(conn, target: Path, studies: dict[str, StudyConfig], key
         present = [r[0] for r in conn.execute("SELECT DISTINCT study FROM research.responses ORDER BY 1").fetchall()]
         for study in present:
             if study not in studies:
-                report.studies[study] = {"k": 0, "records": 0, "k_achieved_participants": 0,
-                                         "left_out": "no study configuration"}
+                report.studies[study] = {
+                    "k": 0,
+                    "records": 0,
+                    "k_achieved_participants": 0,
+                    "left_out": "no study configuration",
+                }
                 continue
             report.studies[study] = _research_study(conn, study, studies[study], salt)
         with transaction(conn):  # one transaction writes one database: the warehouse's summaries, then the copy
@@ -134,8 +157,8 @@ def _research_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
         else:
             select.append(f"r.{c}")
     conn.execute(
-        f"""INSERT INTO rt.research.responses ({', '.join(cols)})
-            SELECT {', '.join(select)} FROM research.responses r
+        f"""INSERT INTO rt.research.responses ({", ".join(cols)})
+            SELECT {", ".join(select)} FROM research.responses r
             JOIN dc_rows g ON g.participant_id = r.participant_id AND g.wave = r.wave
             WHERE r.study = ? AND g.kept""",
         [salt, study],
@@ -144,7 +167,7 @@ def _research_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
         tcols = column_names(INSTRUMENT_SCORES if table == INSTRUMENT_SCORES.name else INSTRUMENT_ITEMS)
         tselect = ", ".join("sha256(? || t.participant_id)" if c == "participant_id" else f"t.{c}" for c in tcols)
         conn.execute(
-            f"""INSERT INTO rt.research.{table} ({', '.join(tcols)})
+            f"""INSERT INTO rt.research.{table} ({", ".join(tcols)})
                 SELECT {tselect} FROM research.{table} t
                 JOIN dc_rows g ON g.participant_id = t.participant_id AND g.wave = t.wave
                 WHERE t.study = ? AND g.kept""",
@@ -162,14 +185,17 @@ def _research_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
     conn.execute("DROP TABLE dc_rows")
     conn.execute("DROP TABLE dc_sig0")
     return {
-        "k": settings.k, "quasi_identifiers": qis,
+        "k": settings.k,
+        "quasi_identifiers": qis,
         "generalisation": treatment.generalisation.describe(),
         "records_before": treatment.records_before,
         "classes_below_k_before": treatment.classes_below_k_before,
         "records_below_k_before": treatment.records_below_k_before,
         "sample_unique_share_before": treatment.sample_unique_before,
-        "records_generalised": int(generalised), "records_identifiers_withheld": int(withheld),
-        "records_removed": int(removed), "columns_withheld": list(RESEARCH_WITHHELD),
+        "records_generalised": int(generalised),
+        "records_identifiers_withheld": int(withheld),
+        "records_removed": int(removed),
+        "columns_withheld": list(RESEARCH_WITHHELD),
         "columns_coarsened": {"days_since_baseline": "whole weeks"},
         **after,
     }
@@ -185,6 +211,7 @@ def _exact_summaries(conn, study: str, config: StudyConfig) -> None:
 
 
 # --- public tier --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class PublicReport:
@@ -209,15 +236,18 @@ def build_public_tables(conn, studies: dict[str, StudyConfig], key: bytes) -> Pu
         for table in PUBLIC_TIER_TABLES:
             conn.execute(f"DELETE FROM {table.qualified}")
         public_stats.create_truth_table(conn)
-        conn.execute("CREATE OR REPLACE TEMP TABLE dc_truth_signals (study VARCHAR, min_cell INTEGER, grouping VARCHAR, "
-                     "n BIGINT, flagged BIGINT, not_flagged BIGINT, published BOOLEAN)")
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE dc_truth_signals (study VARCHAR, min_cell INTEGER, grouping VARCHAR, "
+            "n BIGINT, flagged BIGINT, not_flagged BIGINT, published BOOLEAN)"
+        )
         for study in present:
             if study in studies:
                 report.parameters[study] = _public_study(conn, study, studies[study], salt)
         report.tables = _public_figures(conn)
         write_data_dictionary(conn)
-        report.rows = {t.qualified: conn.execute(f"SELECT count(*) FROM {t.qualified}").fetchone()[0]
-                       for t in PUBLIC_TIER_TABLES}
+        report.rows = {
+            t.qualified: conn.execute(f"SELECT count(*) FROM {t.qualified}").fetchone()[0] for t in PUBLIC_TIER_TABLES
+        }
     return report
 
 
@@ -225,31 +255,43 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
     settings = config.disclosure
     perturbation.install_macros(conn, settings)
     signal_aggs = ", ".join(
-        f"count(flag_{s}) AS {s}_assessed, count(*) FILTER (WHERE flag_{s}) AS {s}_flagged" for s in SIGNALS)
+        f"count(flag_{s}) AS {s}_assessed, count(*) FILTER (WHERE flag_{s}) AS {s}_flagged" for s in SIGNALS
+    )
     waves = inputs.study_waves(conn, config, study)
     measures = inputs.build_inputs(conn, study, config)
-    public_stats.build_public_statistics(conn, study, settings, measures, waves,
-                                         [w for w in waves if w != config.baseline_wave], salt)
+    public_stats.build_public_statistics(
+        conn, study, settings, measures, waves, [w for w in waves if w != config.baseline_wave], salt
+    )
     inputs.drop_inputs(conn)
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE dc_signal_rows AS
             SELECT coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
                    coalesce(dose_band, 'unknown') AS dose_band, wave, dc_record_key(?, participant_id) AS record_key,
-                   {', '.join('flag_' + s for s in SIGNALS)}
+                   {", ".join("flag_" + s for s in SIGNALS)}
             FROM research.responses WHERE study = ?""",
         [salt, study],
     )
     # one row per participant and wave: n counts participants
-    public_stats.cell_table(conn, "dc_cells", "dc_signal_rows", ("protocol", "dose_band"), ["substance", "wave"],
-                            cell_grid(waves), f"count(*) AS n, {signal_aggs}", "n")
+    public_stats.cell_table(
+        conn,
+        "dc_cells",
+        "dc_signal_rows",
+        ("protocol", "dose_band"),
+        ["substance", "wave"],
+        cell_grid(waves),
+        f"count(*) AS n, {signal_aggs}",
+        "n",
+    )
     conn.execute("DROP TABLE dc_signal_rows")
     min_cell = settings.min_cell
     for signal in SIGNALS:
         a, f = f"{signal}_assessed", f"{signal}_flagged"
-        ok = (f"({a} >= {min_cell} AND NOT same_as_margin AND dc_sensitive_ok({f}, cell_key, '{signal}:flagged') "
-              f"AND dc_sensitive_ok({a} - {f}, cell_key, '{signal}:not_flagged'))")
+        ok = (
+            f"({a} >= {min_cell} AND NOT same_as_margin AND dc_sensitive_ok({f}, cell_key, '{signal}:flagged') "
+            f"AND dc_sensitive_ok({a} - {f}, cell_key, '{signal}:not_flagged'))"
+        )
         conn.execute(
-            f"""INSERT INTO public.safety_signals ({', '.join(column_names(SAFETY_SIGNALS))})
+            f"""INSERT INTO public.safety_signals ({", ".join(column_names(SAFETY_SIGNALS))})
                 SELECT ?, grouping, substance, protocol, dose_band, wave,
                        CASE WHEN NOT same_as_margin THEN dc_count(n, cell_key) END, ?,
                        CASE WHEN NOT same_as_margin THEN dc_count(coalesce({a}, 0), cell_key) END, CASE WHEN {ok} THEN dc_count({f}, cell_key) END,
@@ -264,28 +306,56 @@ def _public_study(conn, study: str, config: StudyConfig, salt: str) -> dict:
         )
     conn.execute("DROP TABLE dc_cells")
     parameters = {
-        "method": ("cell-key perturbation (ONS)", "every figure takes its noise from a secret key of the cell's participants"),
+        "method": (
+            "cell-key perturbation (ONS)",
+            "every figure takes its noise from a secret key of the cell's participants",
+        ),
         "min_cell": (str(min_cell), "no count, mean or flagged count rests on fewer participants"),
         "count_noise_max": (str(settings.count_noise_max), "counts move by at most this many, either way"),
         "count_noise_sd": (f"{perturbation.count_noise_sd(settings):.2f}", "standard deviation of the count noise"),
-        "mean_epsilon": (str(settings.mean_epsilon), "sums get Laplace noise of scale score range / epsilon before the mean"),
+        "mean_epsilon": (
+            str(settings.mean_epsilon),
+            "sums get Laplace noise of scale score range / epsilon before the mean",
+        ),
         "mean_rounding": ("0.1", "means and SDs are rounded to one decimal"),
-        "sd_method": ("noisy sum and sum of squares", "each with Laplace noise of scale (range, or range squared) / epsilon"),
-        "quantile_method": ("exponential mechanism", f"medians, quartiles and dose quantiles: candidates on a fixed grid, epsilon {settings.mean_epsilon} each"),
-        "confidence_intervals": ("t-based, widened by the noise", "from the published figures plus the variance of the mean's noise"),
+        "sd_method": (
+            "noisy sum and sum of squares",
+            "each with Laplace noise of scale (range, or range squared) / epsilon",
+        ),
+        "quantile_method": (
+            "exponential mechanism",
+            f"medians, quartiles and dose quantiles: candidates on a fixed grid, epsilon {settings.mean_epsilon} each",
+        ),
+        "confidence_intervals": (
+            "t-based, widened by the noise",
+            "from the published figures plus the variance of the mean's noise",
+        ),
         "rates": ("noisy threshold", "response, remission and improvement counts follow the sensitive-count rule"),
-        "epsilon_per_cell_and_measure": (str(6 * settings.mean_epsilon),
-                                         "outcomes: mean, SD (two sums), median, q1, q3 (each epsilon); see README"),
-        "sensitive_threshold": (str(min_cell + settings.count_noise_max),
-                                "flagged and not-flagged counts are published only when count + noise reaches this"),
+        "epsilon_per_cell_and_measure": (
+            str(6 * settings.mean_epsilon),
+            "outcomes: mean, SD (two sums), median, q1, q3 (each epsilon); see README",
+        ),
+        "sensitive_threshold": (
+            str(min_cell + settings.count_noise_max),
+            "flagged and not-flagged counts are published only when count + noise reaches this",
+        ),
     }
-    conn.executemany(f"INSERT INTO public.release_method ({', '.join(column_names(RELEASE_METHOD))}) VALUES (?, ?, ?, ?)",
-                     [(study, name, value, meaning) for name, (value, meaning) in parameters.items()])
+    conn.executemany(
+        f"INSERT INTO public.release_method ({', '.join(column_names(RELEASE_METHOD))}) VALUES (?, ?, ?, ?)",
+        [(study, name, value, meaning) for name, (value, meaning) in parameters.items()],
+    )
     return {name: value for name, (value, _) in parameters.items()}
 
 
-FIGURES = ("cells", "cells_published", "primary_suppressions", "secondary_suppressions", "smallest_published_count",
-           "published_below_min_cell", "published_all_same")
+FIGURES = (
+    "cells",
+    "cells_published",
+    "primary_suppressions",
+    "secondary_suppressions",
+    "smallest_published_count",
+    "published_below_min_cell",
+    "published_all_same",
+)
 
 
 def _public_figures(conn) -> dict[str, dict]:
@@ -300,7 +370,9 @@ def _public_figures(conn) -> dict[str, dict]:
                       min(n) FILTER (WHERE published),
                       count(*) FILTER (WHERE published AND n < min_cell),
                       count(*) FILTER (WHERE published AND all_same)
-               FROM dc_truth WHERE split_part(table_name, ':', 1) = ?""", [table]).fetchone()
+               FROM dc_truth WHERE split_part(table_name, ':', 1) = ?""",
+            [table],
+        ).fetchone()
         out[table] = dict(zip(FIGURES, row))
     row = conn.execute(
         """SELECT count(*), count(*) FILTER (WHERE published),
@@ -309,11 +381,13 @@ def _public_figures(conn) -> dict[str, dict]:
                   least(min(flagged) FILTER (WHERE published), min(not_flagged) FILTER (WHERE published)),
                   count(*) FILTER (WHERE published AND (flagged < min_cell OR not_flagged < min_cell)),
                   count(*) FILTER (WHERE published AND (flagged = 0 OR not_flagged = 0))
-           FROM dc_truth_signals""").fetchone()
+           FROM dc_truth_signals"""
+    ).fetchone()
     out["public.safety_signals"] = dict(zip(FIGURES, row))
     coverage = conn.execute(
         """SELECT grouping, sum(n) FILTER (WHERE published) / nullif(sum(n), 0) FROM dc_truth
-           WHERE table_name = 'public.outcomes' GROUP BY grouping ORDER BY grouping""").fetchall()
+           WHERE table_name = 'public.outcomes' GROUP BY grouping ORDER BY grouping"""
+    ).fetchall()
     if "public.outcomes" in out:
         out["public.outcomes"]["responses_in_a_published_cell"] = {g: round(float(s or 0), 3) for g, s in coverage}
     return out
@@ -337,18 +411,27 @@ def write_public_tier(conn, public_dir: Path) -> list[str]:
         ensure_tables(conn, catalog="pub", tables=PUBLIC_TIER_TABLES)
         for table in PUBLIC_TIER_TABLES:
             cols = column_names(table)
-            conn.execute(f"INSERT INTO pub.{table.qualified} ({', '.join(cols)}) "
-                         f"SELECT {', '.join(cols)} FROM {table.qualified} ORDER BY ALL")
+            conn.execute(
+                f"INSERT INTO pub.{table.qualified} ({', '.join(cols)}) "
+                f"SELECT {', '.join(cols)} FROM {table.qualified} ORDER BY ALL"
+            )
             order = "ORDER BY ALL"
             parquet = tmp / f"{table.name}.parquet"
-            descriptions = {"table": table.qualified, "description": table.doc,
-                            **{f"column:{c.name}": c.doc for c in table.columns}}
+            descriptions = {
+                "table": table.qualified,
+                "description": table.doc,
+                **{f"column:{c.name}": c.doc for c in table.columns},
+            }
             kv = ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in descriptions.items())
-            conn.execute(f"COPY (SELECT {', '.join(cols)} FROM {table.qualified} {order}) TO {_quote(str(parquet))} "
-                         f"(FORMAT parquet, KV_METADATA {{{kv}}})")
+            conn.execute(
+                f"COPY (SELECT {', '.join(cols)} FROM {table.qualified} {order}) TO {_quote(str(parquet))} "
+                f"(FORMAT parquet, KV_METADATA {{{kv}}})"
+            )
             safe = ", ".join(_formula_safe(c.name) if c.type == "VARCHAR" else c.name for c in table.columns)
             csv = tmp / f"{table.name}.csv"
-            conn.execute(f"COPY (SELECT {safe} FROM {table.qualified} {order}) TO {_quote(str(csv))} (HEADER, DELIMITER ',')")
+            conn.execute(
+                f"COPY (SELECT {safe} FROM {table.qualified} {order}) TO {_quote(str(csv))} (HEADER, DELIMITER ',')"
+            )
             written += [parquet.name, csv.name]
         write_data_dictionary(conn, catalog="pub")
     finally:

@@ -117,8 +117,17 @@ def canonical_substance(name: object) -> str | None:
 # Text normalisation and vocabularies
 # --------------------------------------------------------------------------------------------------------------
 
-_VULGAR = {"½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3", "⅕": " 1/5", "⅛": " 1/8",
-           "⅒": " 1/10", "⅙": " 1/6"}
+_VULGAR = {
+    "½": " 1/2",
+    "¼": " 1/4",
+    "¾": " 3/4",
+    "⅓": " 1/3",
+    "⅔": " 2/3",
+    "⅕": " 1/5",
+    "⅛": " 1/8",
+    "⅒": " 1/10",
+    "⅙": " 1/6",
+}
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
 
 
@@ -140,29 +149,86 @@ def _normalise(text: str) -> str:
 _UNIT_WORDS: dict[str, tuple[str, ...]] = {
     "g": ("g", "gr", "grs", "gm", "gms", "gram", "grams", "gramm", "gramme", "grammes"),
     "mg": ("mg", "mgs", "milligram", "milligrams", "milligramme", "milligrammes"),
-    "ug": ("ug", "ugs", "mcg", "mcgs", "mcgr", "microgram", "micrograms", "microgramme", "microgrammes",
-           "mic", "mics", "mikes", "u"),
+    "ug": (
+        "ug",
+        "ugs",
+        "mcg",
+        "mcgs",
+        "mcgr",
+        "microgram",
+        "micrograms",
+        "microgramme",
+        "microgrammes",
+        "mic",
+        "mics",
+        "mikes",
+        "u",
+    ),
 }
 _UNIT_OF: dict[str, str] = {w: u for u, words in _UNIT_WORDS.items() for w in words}
-_SPACED_UNITS = {"micro grams": "ug", "micro gram": "ug", "micro-grams": "ug", "micro-gram": "ug", "micro g": "ug",
-                 "milli grams": "mg", "milli gram": "mg", "milli-grams": "mg", "milli-gram": "mg"}
+_SPACED_UNITS = {
+    "micro grams": "ug",
+    "micro gram": "ug",
+    "micro-grams": "ug",
+    "micro-gram": "ug",
+    "micro g": "ug",
+    "milli grams": "mg",
+    "milli gram": "mg",
+    "milli-grams": "mg",
+    "milli-gram": "mg",
+}
 _UNIT_OF.update(_SPACED_UNITS)
 _UNIT = r"(?:" + "|".join(sorted((re.escape(w) for w in _UNIT_OF), key=len, reverse=True)) + r")(?![a-z])"
 _VOL = r"(?:ml|cc|milliliters?|millilitres?|mls)(?![a-z])"
 _TAB = r"(?:tabs?|blotters?|hits?|squares?|tab's)(?![a-z])"
 
 # A number as written: mixed number, fraction (1/10, 1/10th), or decimal with optional separators.
-_NUM = (r"(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?:(?:st|nd|rd|th|ths)(?![a-z]))?|\d+(?:[.,]\d+)*|[.,]\d+)")
+_NUM = r"(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?:(?:st|nd|rd|th|ths)(?![a-z]))?|\d+(?:[.,]\d+)*|[.,]\d+)"
 _NUM_START = r"(?<![\d.])(?<!\d,)"
 
 _NUMBER_WORDS: dict[str, int] = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "fifty": 50,
 }
 _FRACTION_WORDS: dict[str, int] = {
-    "half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4,
-    "fifth": 5, "fifths": 5, "sixth": 6, "sixths": 6, "eighth": 8, "eighths": 8, "tenth": 10, "tenths": 10,
-    "twelfth": 12, "twelfths": 12, "sixteenth": 16, "sixteenths": 16, "twentieth": 20, "twentieths": 20,
+    "half": 2,
+    "halves": 2,
+    "third": 3,
+    "thirds": 3,
+    "quarter": 4,
+    "quarters": 4,
+    "fourth": 4,
+    "fourths": 4,
+    "fifth": 5,
+    "fifths": 5,
+    "sixth": 6,
+    "sixths": 6,
+    "eighth": 8,
+    "eighths": 8,
+    "tenth": 10,
+    "tenths": 10,
+    "twelfth": 12,
+    "twelfths": 12,
+    "sixteenth": 16,
+    "sixteenths": 16,
+    "twentieth": 20,
+    "twentieths": 20,
 }
 _NW = r"(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 _FW = r"(?:" + "|".join(sorted(_FRACTION_WORDS, key=len, reverse=True)) + r")"
@@ -171,8 +237,10 @@ _WORD_FRACTION = rf"(?:(?:{_NW}|\d+)\s+)?{_FW}(?![a-z])"
 # A tab amount: fraction, percentage, decimal, word fraction or a word count ("a", "one", "two").
 _TAB_AMOUNT = rf"(?:{_WORD_FRACTION}|{_NUM_START}\d+(?:[.,]\d+)?\s*%|{_NUM_START}{_NUM}|\b{_NW}(?![a-z]))"
 
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
-          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
 _DATE_PATTERNS = [
     re.compile(rf"^\d{{1,2}}[-/ .]{_MONTH}\.?(?:[-/ .]\d{{2,4}})?$"),
     re.compile(rf"^{_MONTH}\.?[-/ .]\d{{1,4}}$"),
@@ -182,16 +250,33 @@ _DATE_PATTERNS = [
 ]
 _EXCEL_SERIAL = (36526, 47848)  # 2000-01-01 .. 2030-12-31 as Excel day numbers
 
-_MISSING = {"": "empty", "-99": "unanswered_code", "-99.0": "unanswered_code", "n/a": "no_answer",
-            "na": "no_answer", "n.a.": "no_answer", "nan": "no_answer", "none": "no_answer", "null": "no_answer",
-            "nil": "no_answer", "-": "no_answer", "--": "no_answer", ".": "no_answer",
-            "not applicable": "no_answer", "<na>": "no_answer"}
-_NOT_KNOWN = re.compile(r"^(?:\?+|idk|i ?don'?t know|dont know|don't know|not sure|unsure|unknown|no idea"
-                        r"|varies|it varies|depends|it depends|not known|can'?t remember|forgot)\W*$")
+_MISSING = {
+    "": "empty",
+    "-99": "unanswered_code",
+    "-99.0": "unanswered_code",
+    "n/a": "no_answer",
+    "na": "no_answer",
+    "n.a.": "no_answer",
+    "nan": "no_answer",
+    "none": "no_answer",
+    "null": "no_answer",
+    "nil": "no_answer",
+    "-": "no_answer",
+    "--": "no_answer",
+    ".": "no_answer",
+    "not applicable": "no_answer",
+    "<na>": "no_answer",
+}
+_NOT_KNOWN = re.compile(
+    r"^(?:\?+|idk|i ?don'?t know|dont know|don't know|not sure|unsure|unknown|no idea"
+    r"|varies|it varies|depends|it depends|not known|can'?t remember|forgot)\W*$"
+)
 
-_STACK_WORDS = (r"(?:lion'?s?\s*-?\s*mane|hericium(?:\s+erinaceus)?|niacin(?:amide)?|nicotinic\s+acid"
-                r"|vitamin\s*b-?3|\bb-?3\b|chaga|reishi|cordyceps|cacao|l-?\s?theanine|theanine|caffeine"
-                r"|magnesium|omega\s*-?3|vitamin\s*d3?|vit\s*d3?)")
+_STACK_WORDS = (
+    r"(?:lion'?s?\s*-?\s*mane|hericium(?:\s+erinaceus)?|niacin(?:amide)?|nicotinic\s+acid"
+    r"|vitamin\s*b-?3|\bb-?3\b|chaga|reishi|cordyceps|cacao|l-?\s?theanine|theanine|caffeine"
+    r"|magnesium|omega\s*-?3|vitamin\s*d3?|vit\s*d3?)"
+)
 _NAME_PATTERNS = [  # substance names carrying digits: removed without leaving a separator
     re.compile(r"\b(?:1p|1cp|1v|1b|1d|1s|1t|1a|eth|al)?\s?-?\s?(?:lsd|lad)(?:\s?-?\s?25)?(?![a-z])"),
     re.compile(r"\bald\s?-?\s?52\b"),
@@ -204,14 +289,20 @@ _CONTEXT_PATTERNS = [
     re.compile(rf"{_STACK_WORDS}\s*(?:\(|:|-|at|of|with)?\s*(?:~|approx\.?|about)?\s*{_NUM}\s*{_UNIT}"),
     re.compile(_STACK_WORDS),
     # schedules, durations, times of day, years
-    re.compile(r"(?:(?<![\w.,])\d+|\b(?:one|two|three|four|five|six|seven|once|twice))\s*(?:x|times?)?\s*"
-               r"(?:a|per|/|each|every|in\s+a)?\s*(?:days?|weeks?|wks?|months?|fortnights?)\b"),
+    re.compile(
+        r"(?:(?<![\w.,])\d+|\b(?:one|two|three|four|five|six|seven|once|twice))\s*(?:x|times?)?\s*"
+        r"(?:a|per|/|each|every|in\s+a)?\s*(?:days?|weeks?|wks?|months?|fortnights?)\b"
+    ),
     re.compile(r"\bx\s*\d+\s*(?:a|per|/|each|every|in\s+a)?\s*(?:days?|weeks?|wks?|months?)\b"),
-    re.compile(r"\b(?:every|each|once\s+every|for|per|after|last|past|since)\s+(?:\d+|other)(?:st|nd|rd|th)?"
-               r"\s*(?:days?|weeks?|wks?|months?|years?|yrs?|hours?|hrs?)\b"),
+    re.compile(
+        r"\b(?:every|each|once\s+every|for|per|after|last|past|since)\s+(?:\d+|other)(?:st|nd|rd|th)?"
+        r"\s*(?:days?|weeks?|wks?|months?|years?|yrs?|hours?|hrs?)\b"
+    ),
     re.compile(r"(?<![\w.,])\d+\s*(?:days?\s*)?on\s*[,/&-]?\s*\d+\s*(?:days?\s*)?off\b"),
-    re.compile(r"(?<![\w.,])\d+(?:st|nd|rd|th)?\s*(?:days?|weeks?|wks?|months?|years?|yrs?|hours?|hrs?|mins?"
-               r"|minutes?)\b"),
+    re.compile(
+        r"(?<![\w.,])\d+(?:st|nd|rd|th)?\s*(?:days?|weeks?|wks?|months?|years?|yrs?|hours?|hrs?|mins?"
+        r"|minutes?)\b"
+    ),
     re.compile(r"\b(?:day|week|wave|month)\s*\d+\b"),
     re.compile(r"(?<![\w.,])\d{1,2}(?::\d{2})?\s*(?:am|pm)\b|(?<![\w.,])\d{1,2}:\d{2}\b"),
     re.compile(rf"(?<![\w.,])(?:19|20)\d{{2}}\b(?!\s*{_UNIT})(?![.,]\d)"),
@@ -221,18 +312,27 @@ _CONTEXT_PATTERNS = [
 _FRESH = re.compile(r"\b(?:fresh|wet|truffles?|sclerotia)\b")
 _COMPOUND = re.compile(r"\bpsilocybin\b")
 _MUSHROOM_WORDS = re.compile(r"\b(?:mushrooms?|shrooms?|cubensis|cubes|caps|dried|dry|fungi|psilocybe|truffles?)\b")
-_INEQUALITY = re.compile(rf"(?:<|>|≤|≥|\bup\s+to|\bless\s+than|\bmore\s+than|\bat\s+least|\bat\s+most|\bunder"
-                         rf"|\bover|\bmax(?:imum)?|\bmin(?:imum)?)\s*(?:of\s+)?{_NUM}")
+_INEQUALITY = re.compile(
+    rf"(?:<|>|≤|≥|\bup\s+to|\bless\s+than|\bmore\s+than|\bat\s+least|\bat\s+most|\bunder"
+    rf"|\bover|\bmax(?:imum)?|\bmin(?:imum)?)\s*(?:of\s+)?{_NUM}"
+)
 _MULTIPLIED = re.compile(rf"\b\d+\s*x\s*{_NUM}\s*{_UNIT}|{_NUM}\s*{_UNIT}\s*x\s*\d+\b")
-_VAGUE_NOUN = (r"(?:caps?|stems?|pieces?|pinch(?:es)?|bits?|chunks?|crumbs?|nibbles?|buttons?|flakes?"
-               r"|mushrooms?|shrooms?|spoons?|teaspoons?|tsp|handfuls?|slivers?|shavings?|fragments?)")
+_VAGUE_NOUN = (
+    r"(?:caps?|stems?|pieces?|pinch(?:es)?|bits?|chunks?|crumbs?|nibbles?|buttons?|flakes?"
+    r"|mushrooms?|shrooms?|spoons?|teaspoons?|tsp|handfuls?|slivers?|shavings?|fragments?)"
+)
 _VAGUE_WITH_NUMBER = re.compile(
     rf"(?:{_NUM}|\b{_NW}|{_WORD_FRACTION})\s*(?:(?:small|tiny|little|medium|large|big|whole|of|a|an)\s+){{0,4}}"
-    rf"{_VAGUE_NOUN}(?![a-z])")
-_VAGUE_ANY = re.compile(rf"\b(?:{_VAGUE_NOUN}|small|tiny|little|bit|some|few|microdose|micro\s*dose|low\s+dose"
-                        r"|sub\s*-?\s*perceptual|threshold|handful|amount)\b")
-_COUNT = re.compile(r"\b(?:capsules?|pills?|gummies|gummy|gummys|chocolates?|tablets?|edibles?"
-                    r"|pieces\s+of\s+chocolate)\b")
+    rf"{_VAGUE_NOUN}(?![a-z])"
+)
+_VAGUE_ANY = re.compile(
+    rf"\b(?:{_VAGUE_NOUN}|small|tiny|little|bit|some|few|microdose|micro\s*dose|low\s+dose"
+    r"|sub\s*-?\s*perceptual|threshold|handful|amount)\b"
+)
+_COUNT = re.compile(
+    r"\b(?:capsules?|pills?|gummies|gummy|gummys|chocolates?|tablets?|edibles?"
+    r"|pieces\s+of\s+chocolate)\b"
+)
 _DROPS = re.compile(r"\bdrops?\b|\bdroppers?(?:ful)?\b")
 _VOLUME = re.compile(rf"{_NUM_START}{_NUM}\s*{_VOL}")
 
@@ -355,8 +455,9 @@ def _inferable(value: Fraction, canon: str) -> bool:
     return p.infer_low <= value and upper_ok
 
 
-def _result(low: Fraction, high: Fraction, canon: str, status_single: str, reason: str,
-            status_range: str | None = None) -> DoseResult:
+def _result(
+    low: Fraction, high: Fraction, canon: str, status_single: str, reason: str, status_range: str | None = None
+) -> DoseResult:
     if low > high:
         return DoseResult(None, None, "ambiguous", "reversed_range")
     if low == high:
@@ -384,53 +485,63 @@ def _check_plausible(reading: _Reading, canon: str) -> None:
 # --------------------------------------------------------------------------------------------------------------
 
 _RANGE_SEP = r"\s*(?:-|\bto\b|\bor\b)\s*"
-_MASS_RANGE = re.compile(
-    rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<ua>{_UNIT})?{_RANGE_SEP}(?P<b>{_NUM})\s*(?P<ub>{_UNIT})")
+_MASS_RANGE = re.compile(rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<ua>{_UNIT})?{_RANGE_SEP}(?P<b>{_NUM})\s*(?P<ub>{_UNIT})")
 _MASS_SINGLE = re.compile(rf"{_NUM_START}(?P<a>{_NUM})\s*(?:\(\s*)?(?P<ua>{_UNIT})")
 _LEFTOVER_AMOUNT = re.compile(rf"\d\s*{_UNIT}")
 _HEDGED_NUMBER = re.compile(rf"\b(?:sometimes|occasionally|or|rarely|other\s+times|up\s+to)\s+{_NUM}")
 _MASS_WORDS = re.compile(  # bounded repetition: no catastrophic backtracking on "a a a a ..."
-    rf"\b(?P<w>(?:(?:{_NW}|{_FW})(?![a-z])[\s-]+(?:of\s+)?){{1,4}})(?P<ua>{_UNIT})")
+    rf"\b(?P<w>(?:(?:{_NW}|{_FW})(?![a-z])[\s-]+(?:of\s+)?){{1,4}})(?P<ua>{_UNIT})"
+)
 _PER_VOLUME = re.compile(
     rf"{_NUM_START}(?P<c>{_NUM})\s*(?P<cu>{_UNIT})\s*(?:/|per|a|an|in\s+each|in\s+every|each|every)"
-    rf"\s*(?P<per>{_NUM})?\s*{_VOL}")
+    rf"\s*(?P<per>{_NUM})?\s*{_VOL}"
+)
 # "1 ml (10ug)" / "10ug (1ml)": the mass stated beside the volume is the dose
 _VOLUME_PAREN = re.compile(
     rf"{_NUM_START}{_NUM}\s*{_VOL}\s*(?:[(\[]\s*(?:=|~|approx\.?|about|ca\.?)?|=|:|contains|containing|has|with)\s*"
     rf"(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*[)\]]?"
     rf"|{_NUM_START}(?P<a2>{_NUM})\s*(?P<u2>{_UNIT})\s*[(\[]\s*(?:=|~|approx\.?|about|ca\.?|in)?\s*{_NUM}\s*{_VOL}"
-    rf"\s*[)\]]")
+    rf"\s*[)\]]"
+)
 _COUNT_NOUN = r"(?:capsules?|caps|pills?|tablets?|gummies|gummy)"
 _N_COUNT = r"(?P<n>\d+|two|three|four|five|six)"
 _MULT_COUNT = [
     re.compile(rf"(?<![\d.,]){_N_COUNT}\s*x\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*{_COUNT_NOUN}(?![a-z])"),
-    re.compile(rf"(?<![\d.,]){_N_COUNT}\s*{_COUNT_NOUN}\s*(?:of|x|@|at|each\s+of|each)\s*(?P<a>{_NUM})"
-               rf"\s*(?P<u>{_UNIT})"),
+    re.compile(
+        rf"(?<![\d.,]){_N_COUNT}\s*{_COUNT_NOUN}\s*(?:of|x|@|at|each\s+of|each)\s*(?P<a>{_NUM})"
+        rf"\s*(?P<u>{_UNIT})"
+    ),
     re.compile(rf"(?<![\d.,]){_N_COUNT}\s*{_COUNT_NOUN}\s*[,(\[]?\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*each\b"),
 ]
 _COUNT_PAREN = re.compile(rf"(?<![\d.,])(?:[2-9]|two|three|four|five|six)\s*{_COUNT_NOUN}\s*[(\[]\s*{_NUM}\s*{_UNIT}")
 
 _STRENGTH_BEFORE = re.compile(
-    rf"{_NUM_START}(?P<s>{_NUM})\s*(?P<su>{_UNIT})\s*(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}")
+    rf"{_NUM_START}(?P<s>{_NUM})\s*(?P<su>{_UNIT})\s*(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}"
+)
 _STRENGTH_AFTER = re.compile(
     rf"{_TAB}\s*(?:of|is|are|@|at|=|:|was|were|being|dosed\s+at)\s*(?:a|an|about|approx\.?|around|~)?\s*"
-    rf"(?P<s>{_NUM})\s*(?P<su>{_UNIT})")
+    rf"(?P<s>{_NUM})\s*(?P<su>{_UNIT})"
+)
 _TAB_FRACTION = re.compile(
     rf"(?P<f>{_TAB_AMOUNT})(?:\s*(?:-|to|or)\s*(?P<f2>{_TAB_AMOUNT}))?\s*(?:of\s+)?(?:(?:a|an|one|the|my|each|1)\s+)?"
-    rf"(?:§\s*)?(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}")
+    rf"(?:§\s*)?(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}"
+)
 _TAB_SPLIT = re.compile(
     rf"(?:(?P<n>\d+|{_NW})\s+)?{_TAB}\s*(?:\w+\s+)?(?:cut|split|divided|chopped|broken)\s+(?:up\s+)?(?:in|into)\s+"
-    rf"(?:(?P<parts>\d+|{_NW})(?:\s*(?:pieces|parts|bits|portions|doses|squares|segments))?|(?P<pw>{_FW}))")
+    rf"(?:(?P<parts>\d+|{_NW})(?:\s*(?:pieces|parts|bits|portions|doses|squares|segments))?|(?P<pw>{_FW}))"
+)
 
 
 _TAB_SPLIT_VERB = re.compile(
     rf"(?:cut|split|divided?|chopped?|broke|break|quartered)\s+(?:up\s+)?(?:(?P<n>\d+|{_NW})\s+)?"
     rf"(?:(?:lsd|acid)\s+)?{_TAB}"
     rf"\s+(?:up\s+)?(?:in|into)\s+(?:(?P<parts>\d+|{_NW})(?:\s*(?:pieces|parts|bits|portions|doses|squares))?"
-    rf"|(?P<pw>{_FW}))")
+    rf"|(?P<pw>{_FW}))"
+)
 _TAB_PAREN = re.compile(
     rf"(?P<f>{_TAB_AMOUNT})\s*(?:of\s+)?(?:(?:a|an|one|the|my|each|1)\s+)?{_TAB}\s*[(\[]\s*"
-    rf"(?:=|~|approx\.?|about|around|roughly|ca\.?|c\.)?\s*(?P<m>{_NUM})\s*(?P<mu>{_UNIT})\s*[)\]]")
+    rf"(?:=|~|approx\.?|about|around|roughly|ca\.?|c\.)?\s*(?P<m>{_NUM})\s*(?P<mu>{_UNIT})\s*[)\]]"
+)
 
 
 def _mass_readings(work: str, *, strict: bool = False) -> list[_Reading]:
@@ -493,22 +604,28 @@ def _volumetric(work: str, canon: str, tab_ug: Fraction) -> DoseResult | None:
         if alt is not None or comma or palt is not None or pcomma or per == 0:
             raise _Stop("ambiguous", "thousands_or_decimal_separator")
         conc = _to_canonical(c, _UNIT_OF[m.group("cu")], canon) / per
-        rest = rest[: m.start()] + " § " + rest[m.end():]
+        rest = rest[: m.start()] + " § " + rest[m.end() :]
     else:
-        m = re.search(rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<au>{_UNIT})\s*(?:[a-z0-9'-]+\s+){{0,3}}?"
-                      rf"(?:in|into|with|to|per)\s+(?P<w>{_NUM})\s*{_VOL}", rest)
+        m = re.search(
+            rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<au>{_UNIT})\s*(?:[a-z0-9'-]+\s+){{0,3}}?"
+            rf"(?:in|into|with|to|per)\s+(?P<w>{_NUM})\s*{_VOL}",
+            rest,
+        )
         if m:
             a, alt, comma = _read_number(m.group("a"))
             w, walt, wcomma = _read_number(m.group("w"))
             if alt is not None or comma or walt is not None or wcomma or w == 0:
                 raise _Stop("ambiguous", "thousands_or_decimal_separator")
             conc = _to_canonical(a, _UNIT_OF[m.group("au")], canon) / w
-            rest = rest[: m.start()] + " § " + rest[m.end():]
+            rest = rest[: m.start()] + " § " + rest[m.end() :]
             if w == 1 and not _VOLUME.search(rest):  # "10ug in 1ml": the 1 ml is the dose
                 rest += " 1 ml"
         else:
-            m = re.search(rf"(?:(?P<n>{_TAB_AMOUNT})\s+)?(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}\s*"
-                          rf"(?:[a-z'-]+\s+){{0,3}}?(?:in|into|with|to)\s+(?P<w>{_NUM})\s*{_VOL}", rest)
+            m = re.search(
+                rf"(?:(?P<n>{_TAB_AMOUNT})\s+)?(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}\s*"
+                rf"(?:[a-z'-]+\s+){{0,3}}?(?:in|into|with|to)\s+(?P<w>{_NUM})\s*{_VOL}",
+                rest,
+            )
             if m and canon == "ug":
                 n = _read_tab_amount(m.group("n")) if m.group("n") else Fraction(1)
                 w, walt, wcomma = _read_number(m.group("w"))
@@ -516,7 +633,7 @@ def _volumetric(work: str, canon: str, tab_ug: Fraction) -> DoseResult | None:
                     raise _Stop("ambiguous", "thousands_or_decimal_separator")
                 conc = n * tab_ug / w
                 assumed = True
-                rest = rest[: m.start()] + " § " + rest[m.end():]
+                rest = rest[: m.start()] + " § " + rest[m.end() :]
     volumes = []
     for vm in re.finditer(rf"{_NUM_START}(?P<v>{_NUM})\s*{_VOL}", rest):
         v, alt, comma = _read_number(vm.group("v"))
@@ -571,7 +688,7 @@ def _tab(work: str, strengths: list[Fraction], tab_ug: Fraction) -> DoseResult:
         raise _Stop("ambiguous" if explicit is not None else "unparseable", "tab_without_fraction")
     if len(ranges) > 1:
         raise _Stop("ambiguous", "multiple_amounts")
-    (lo, hi), = ranges
+    ((lo, hi),) = ranges
     low, high = lo * strength, hi * strength
     if not (_plausible(low, "ug") and _plausible(high, "ug")):
         raise _Stop("ambiguous", "implausible_for_unit")
@@ -657,7 +774,7 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
                 if alt is not None or comma:
                     raise _Stop("ambiguous", "thousands_or_decimal_separator")
                 strengths.append(_to_canonical(s, _UNIT_OF[m.group("su")], "ug"))
-            mass_work = pat.sub(lambda m: " § tab " if pat is _STRENGTH_BEFORE else " tab § ", mass_work)
+            mass_work = pat.sub(" § tab " if pat is _STRENGTH_BEFORE else " tab § ", mass_work)
 
     if is_lsd:
         for m in _TAB_PAREN.finditer(mass_work):
@@ -686,8 +803,12 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
         reading = _combine(readings, canon)
         if canon == "g" and _FRESH.search(work):
             raise _Stop("ambiguous", "fresh_weight")
-        if (canon == "g" and reading.unit in ("mg", "ug") and _COMPOUND.search(text)
-                and not _MUSHROOM_WORDS.search(text)):
+        if (
+            canon == "g"
+            and reading.unit in ("mg", "ug")
+            and _COMPOUND.search(text)
+            and not _MUSHROOM_WORDS.search(text)
+        ):
             raise _Stop("ambiguous", "compound_mass")
         low = _to_canonical(reading.low, reading.unit, canon)
         high = _to_canonical(reading.high, reading.unit, canon)

@@ -85,7 +85,7 @@ class DoseBands:
         object.__setattr__(self, "substances", MappingProxyType(dict(self.substances)))
 
     @classmethod
-    def from_dict(cls, overrides: Mapping[str, Mapping[str, float]] | None = None) -> "DoseBands":
+    def from_dict(cls, overrides: Mapping[str, Mapping[str, float]] | None = None) -> DoseBands:
         """Defaults from domain.md, with `overrides` (substance -> {band: upper bound}) applied per key."""
         overrides = {} if overrides is None else overrides
         if not isinstance(overrides, Mapping):
@@ -98,7 +98,8 @@ class DoseBands:
             for key in spec:
                 if key not in _BOUND_KEYS:
                     raise DoseBandsError(
-                        f"dose bands: {sub}.{key}: unknown band key (expected {', '.join(_BOUND_KEYS)})")
+                        f"dose bands: {sub}.{key}: unknown band key (expected {', '.join(_BOUND_KEYS)})"
+                    )
         merged: dict[str, dict[str, float]] = {s: dict(v) for s, v in _DEFAULTS.items()}
         for sub in ("psilocybin_mushrooms", "lsd"):
             for key, value in overrides.get(sub, {}).items():
@@ -118,8 +119,10 @@ class DoseBands:
     from_config = from_dict
 
     def to_dict(self) -> dict[str, dict[str, float]]:
-        return {s: {"very_low": b.very_low, "standard": b.standard, "high_micro": b.high_micro}
-                for s, b in self.substances.items()}
+        return {
+            s: {"very_low": b.very_low, "standard": b.standard, "high_micro": b.high_micro}
+            for s, b in self.substances.items()
+        }
 
     def for_substance(self, substance: str) -> SubstanceBands | None:
         canon = canonical_substance(substance)

@@ -38,13 +38,24 @@ def _number(value: float | None) -> str:
 
 
 def _row(result: DoseResult, band: str) -> dict[str, str]:
-    return {"amount": _number(result.amount), "unit": result.unit or "", "status": result.status,
-            "reason": result.reason, "band": band, "range_low": _number(result.range_low),
-            "range_high": _number(result.range_high)}
+    return {
+        "amount": _number(result.amount),
+        "unit": result.unit or "",
+        "status": result.status,
+        "reason": result.reason,
+        "band": band,
+        "range_low": _number(result.range_low),
+        "range_high": _number(result.range_high),
+    }
 
 
-def parse_dose_file(in_path: str | Path, out_path: str | Path, *, tab_strength_ug: float = 100.0,
-                    bands: DoseBands | Mapping | None = None) -> dict[str, int]:
+def parse_dose_file(
+    in_path: str | Path,
+    out_path: str | Path,
+    *,
+    tab_strength_ug: float = 100.0,
+    bands: DoseBands | Mapping | None = None,
+) -> dict[str, int]:
     """Read a CSV with `substance` and `text` columns; write it back with the result columns added.
 
     Each distinct (substance, text) pair is parsed once. Returns the number of rows per status.
@@ -89,10 +100,18 @@ def parse_dose_file(in_path: str | Path, out_path: str | Path, *, tab_strength_u
     return dict(statuses)
 
 
-def dose_result_json(substance: str, text: str | None, tab_strength_ug: float = 100.0,
-                     bands: DoseBands | Mapping | None = None) -> dict[str, object]:
+def dose_result_json(
+    substance: str, text: str | None, tab_strength_ug: float = 100.0, bands: DoseBands | Mapping | None = None
+) -> dict[str, object]:
     """One parse as a JSON-serialisable dict for the CLI; the input text is deliberately not echoed."""
     r = parse_dose(substance, text, tab_strength_ug=tab_strength_ug)
-    return {"substance": canonical_substance(substance), "amount": r.amount, "unit": r.unit,
-            "status": r.status, "reason": r.reason, "band": dose_band(substance, r.amount, coerce_bands(bands)),
-            "range_low": r.range_low, "range_high": r.range_high}
+    return {
+        "substance": canonical_substance(substance),
+        "amount": r.amount,
+        "unit": r.unit,
+        "status": r.status,
+        "reason": r.reason,
+        "band": dose_band(substance, r.amount, coerce_bands(bands)),
+        "range_low": r.range_low,
+        "range_high": r.range_high,
+    }

@@ -65,8 +65,8 @@ class ChangeCriteria(_Strict):
     """Per-participant change from baseline that counts as a clinical outcome (on the total score)."""
 
     response_drop: float = Field(gt=0, le=1)  # response: the score drops by at least this share of baseline
-    remission_max: float                       # remission: the follow-up score is at most this
-    improvement_points: float = Field(gt=0)   # improvement: the score drops by at least this many points
+    remission_max: float  # remission: the follow-up score is at most this
+    improvement_points: float = Field(gt=0)  # improvement: the score drops by at least this many points
 
 
 class DerivedFrom(_Strict):
@@ -100,7 +100,7 @@ class Instrument(_Strict):
         return self.prefix or self.name
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Instrument":
+    def _consistent(self) -> Instrument:
         lo, hi = self.item_range
         if lo >= hi:
             raise ValueError("item_range: lowest must be below highest")
@@ -166,7 +166,8 @@ def registry_from_dict(raw: Mapping) -> dict[str, Instrument]:
             out[str(name)] = Instrument(name=str(name), **(spec or {}))
         except ValidationError as exc:
             where = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(declaration)'}: {e['msg']}" for e in exc.errors())
+                f"{'.'.join(str(p) for p in e['loc']) or '(declaration)'}: {e['msg']}" for e in exc.errors()
+            )
             raise InstrumentError(f"instrument {name}: {where}") from None
         except TypeError as exc:
             raise InstrumentError(f"instrument {name}: malformed declaration ({exc})") from None
@@ -235,12 +236,16 @@ def score_ranges(name: str, registry: Mapping[str, Instrument] | None = None) ->
             raw = (lo * len(sub.items), hi * len(sub.items))
             out[f"{sub_name}_raw"] = raw
             if sub.multiplier != 1:
-                out[f"{sub_name}_{sub.scaled_suffix or _suffix(sub.multiplier)}"] = (raw[0] * sub.multiplier,
-                                                                                      raw[1] * sub.multiplier)
+                out[f"{sub_name}_{sub.scaled_suffix or _suffix(sub.multiplier)}"] = (
+                    raw[0] * sub.multiplier,
+                    raw[1] * sub.multiplier,
+                )
         return out
     if inst.scoring == "sum_with_conversion":
-        return {"raw": (lo * inst.items, hi * inst.items),
-                "metric": (min(inst.conversion.values()), max(inst.conversion.values()))}
+        return {
+            "raw": (lo * inst.items, hi * inst.items),
+            "metric": (min(inst.conversion.values()), max(inst.conversion.values())),
+        }
     count = len(inst.domains) if inst.scoring == "max_domains" else inst.items
     return {"total": (lo * count, hi * count)}
 
@@ -282,8 +287,9 @@ def _key(value: object) -> object:
     return text
 
 
-def recode_items(frame: pd.DataFrame, coding: Mapping[object, int], *,
-                 missing_codes: tuple[object, ...] = DEFAULT_MISSING_CODES) -> pd.DataFrame:
+def recode_items(
+    frame: pd.DataFrame, coding: Mapping[object, int], *, missing_codes: tuple[object, ...] = DEFAULT_MISSING_CODES
+) -> pd.DataFrame:
     """Map source codes or text labels to canonical item values (nullable Int64, same index and columns).
 
     `coding` maps source values to canonical ones, e.g. ``{1: 0, 2: 1, 3: 2, 4: 3}`` (Qualtrics 1-4 -> PHQ 0-3),
@@ -353,12 +359,15 @@ def _as_matrix(inst: Instrument, items: pd.DataFrame, registry: Mapping[str, Ins
         present = ~np.isnan(arr)
         n_unmapped = int(np.sum(arr[present] == UNMAPPED))
         if n_unmapped:
-            raise InstrumentError(f"{inst.name}: column {col!r} holds {n_unmapped} UNMAPPED value(s); "
-                                  "count them with count_unmapped() and mask_unmapped() before scoring")
+            raise InstrumentError(
+                f"{inst.name}: column {col!r} holds {n_unmapped} UNMAPPED value(s); "
+                "count them with count_unmapped() and mask_unmapped() before scoring"
+            )
         bad = int(np.sum((arr[present] < lo) | (arr[present] > hi) | (arr[present] != np.round(arr[present]))))
         if bad:
-            raise InstrumentError(f"{inst.name}: column {col!r} has {bad} value(s) outside the item range "
-                                  f"{lo}..{hi} or not whole numbers")
+            raise InstrumentError(
+                f"{inst.name}: column {col!r} has {bad} value(s) outside the item range {lo}..{hi} or not whole numbers"
+            )
         cols.append(arr)
     return np.column_stack(cols) if cols else np.empty((len(frame), 0))
 
@@ -399,8 +408,9 @@ def _flag_col(prorated: np.ndarray, values: np.ndarray) -> pd.api.extensions.Ext
     return pd.arrays.BooleanArray(np.asarray(prorated, dtype=bool), np.isnan(values))
 
 
-def score_instrument(name: str, items: pd.DataFrame, *,
-                     registry: Mapping[str, Instrument] | None = None) -> pd.DataFrame:
+def score_instrument(
+    name: str, items: pd.DataFrame, *, registry: Mapping[str, Instrument] | None = None
+) -> pd.DataFrame:
     """Scores for one instrument, one row per input row (same index).
 
     `items` holds the instrument's items in questionnaire order as columns (names are not used), already recoded
@@ -428,7 +438,8 @@ def score_instrument(name: str, items: pd.DataFrame, *,
             scaled = raw * sub.multiplier
             if sub.multiplier != 1:
                 out[f"{p}_{sub_name}_{sub.scaled_suffix or _suffix(sub.multiplier)}"] = _num_col(
-                    scaled, integer and float(sub.multiplier).is_integer())
+                    scaled, integer and float(sub.multiplier).is_integer()
+                )
             if sub.bands:
                 out[f"{p}_{sub_name}_band"] = _bands(scaled, sub.bands)
             out[f"{p}_{sub_name}_prorated"] = _flag_col(prorated, raw)

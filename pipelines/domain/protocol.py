@@ -23,7 +23,14 @@ import yaml
 from rapidfuzz import fuzz
 
 CANONICAL_PROTOCOLS: tuple[str, ...] = (
-    "fadiman", "stamets", "every_other_day", "twice_weekly", "daily", "intuitive", "other")
+    "fadiman",
+    "stamets",
+    "every_other_day",
+    "twice_weekly",
+    "daily",
+    "intuitive",
+    "other",
+)
 UNKNOWN = "unknown"
 
 
@@ -65,7 +72,7 @@ class ProtocolTable:
     fuzzy_min_length: int
 
     @classmethod
-    def from_dict(cls, raw: Mapping) -> "ProtocolTable":
+    def from_dict(cls, raw: Mapping) -> ProtocolTable:
         if not isinstance(raw, Mapping):
             raise ProtocolTableError("protocol table: expected a mapping at the top level")
         try:
@@ -78,11 +85,13 @@ class ProtocolTable:
                 if unknown:
                     raise ProtocolTableError(f"protocol table: protocols.{name}.{sorted(unknown)[0]}: unknown key")
                 protos[name] = _Protocol(
-                    name, _opt_int(spec.get("days_on"), f"protocols.{name}.days_on"),
+                    name,
+                    _opt_int(spec.get("days_on"), f"protocols.{name}.days_on"),
                     _opt_int(spec.get("days_off"), f"protocols.{name}.days_off"),
                     tuple(_norm(x) for x in spec.get("names") or ()),
                     tuple(_norm(x) for x in spec.get("phrases") or ()),
-                    tuple(spec.get("stack_implies") or ()))
+                    tuple(spec.get("stack_implies") or ()),
+                )
             for p in CANONICAL_PROTOCOLS:
                 protos.setdefault(p, _Protocol(p, None, None, (), (), ()))
             schedules: dict[tuple[int, int], str] = {}
@@ -97,21 +106,29 @@ class ProtocolTable:
                 if proto not in CANONICAL_PROTOCOLS:
                     raise ProtocolTableError(f"protocol table: weekly[{i}].protocol: not a canonical protocol")
                 weekly[int(row["per_week"])] = proto
-            components = {str(k): tuple(_norm(x) for x in v or ())
-                          for k, v in (raw.get("stack_components") or {}).items()}
+            components = {
+                str(k): tuple(_norm(x) for x in v or ()) for k, v in (raw.get("stack_components") or {}).items()
+            }
             for name, proto in protos.items():
                 for comp in proto.stack_implies:
                     if comp not in components:
                         raise ProtocolTableError(
-                            f"protocol table: protocols.{name}.stack_implies: unknown component {comp!r}")
-            return cls(protos, schedules, weekly, components,
-                       frozenset(_norm(str(x)) for x in raw.get("ignored_codes") or ()),
-                       float(raw.get("fuzzy_threshold", 85)), int(raw.get("fuzzy_min_length", 6)))
+                            f"protocol table: protocols.{name}.stack_implies: unknown component {comp!r}"
+                        )
+            return cls(
+                protos,
+                schedules,
+                weekly,
+                components,
+                frozenset(_norm(str(x)) for x in raw.get("ignored_codes") or ()),
+                float(raw.get("fuzzy_threshold", 85)),
+                int(raw.get("fuzzy_min_length", 6)),
+            )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ProtocolTableError(f"protocol table: malformed entry ({type(exc).__name__}: {exc})") from None
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "ProtocolTable":
+    def load(cls, path: str | Path | None = None) -> ProtocolTable:
         if path is None:
             text = resources.files("pipelines.domain").joinpath("protocols.yaml").read_text(encoding="utf-8")
         else:
@@ -145,24 +162,70 @@ def default_table() -> ProtocolTable:
 # Schedule patterns (these read numbers; the mapping from numbers to labels is in the table)
 # --------------------------------------------------------------------------------------------------------------
 
-_WORD_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "once": 1, "twice": 2,
-             "a": 1, "single": 1}
-_ORDINAL = {"other": 2, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
-            "sixth": 6, "6th": 6, "seventh": 7, "7th": 7}
+_WORD_NUM = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "once": 1,
+    "twice": 2,
+    "a": 1,
+    "single": 1,
+}
+_ORDINAL = {
+    "other": 2,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "6th": 6,
+    "seventh": 7,
+    "7th": 7,
+}
 _N = r"(\d+|one|two|three|four|five|six|seven)"
 _ON_OFF = re.compile(rf"\b{_N}\s*(?:days?\s*)?on\s*[,/&;+-]?\s*(?:and\s+)?{_N}\s*(?:days?\s*)?off\b")
 _OFF_ON = re.compile(rf"\bon\s*{_N}\s*(?:days?)?\s*[,/&;]?\s*off\s*{_N}\b")
-_EVERY_NTH = re.compile(r"\b(?:once\s+)?every\s+(other|second|third|fourth|fifth|sixth|seventh|\d+(?:st|nd|rd|th)?"
-                        r"|two|three|four|five|six|seven)\s+days?\b")
+_EVERY_NTH = re.compile(
+    r"\b(?:once\s+)?every\s+(other|second|third|fourth|fifth|sixth|seventh|\d+(?:st|nd|rd|th)?"
+    r"|two|three|four|five|six|seven)\s+days?\b"
+)
 _WEEKDAY_SPAN = re.compile(
     r"\b(?:m\s*-\s*f|mon(?:day)?s?\s*(?:-|to|through|thru|till|until)\s*fri(?:day)?s?|week\s*days?|workdays?"
-    r"|work\s+days?|working\s+days?)\b")
-_PER_WEEK = re.compile(r"\b(\d+|once|twice|one|two|three|four|five|six|seven)\s*(?:x|times?)?\s*(?:a|per|/|each|every)"
-                       r"\s*(?:week|wk)\b")
+    r"|work\s+days?|working\s+days?)\b"
+)
+_PER_WEEK = re.compile(
+    r"\b(\d+|once|twice|one|two|three|four|five|six|seven)\s*(?:x|times?)?\s*(?:a|per|/|each|every)"
+    r"\s*(?:week|wk)\b"
+)
 _WEEKLY_WORD = re.compile(r"\b(?:once\s+a\s+week|weekly|once\s+weekly|every\s+week)\b")
-_DAY_NAMES = {"mon": "mon", "monday": "mon", "tue": "tue", "tues": "tue", "tuesday": "tue", "wed": "wed",
-              "weds": "wed", "wednesday": "wed", "thu": "thu", "thur": "thu", "thurs": "thu", "thursday": "thu",
-              "fri": "fri", "friday": "fri", "sat": "sat", "saturday": "sat", "sun": "sun", "sunday": "sun"}
+_DAY_NAMES = {
+    "mon": "mon",
+    "monday": "mon",
+    "tue": "tue",
+    "tues": "tue",
+    "tuesday": "tue",
+    "wed": "wed",
+    "weds": "wed",
+    "wednesday": "wed",
+    "thu": "thu",
+    "thur": "thu",
+    "thurs": "thu",
+    "thursday": "thu",
+    "fri": "fri",
+    "friday": "fri",
+    "sat": "sat",
+    "saturday": "sat",
+    "sun": "sun",
+    "sunday": "sun",
+}
 _DAY_RE = re.compile(r"\b(" + "|".join(sorted(_DAY_NAMES, key=len, reverse=True)) + r")s?\b")
 
 
@@ -220,8 +283,12 @@ def _components_in(text: str, table: ProtocolTable) -> set[str]:
             found.add(comp)
             continue
         long_spellings = [s for s in spellings if len(s) >= table.fuzzy_min_length]
-        if any(fuzz.ratio(g, s) >= table.fuzzy_threshold for g in grams if len(g) >= table.fuzzy_min_length
-               for s in long_spellings):
+        if any(
+            fuzz.ratio(g, s) >= table.fuzzy_threshold
+            for g in grams
+            if len(g) >= table.fuzzy_min_length
+            for s in long_spellings
+        ):
             found.add(comp)
     return found
 
@@ -253,7 +320,7 @@ def _match_text(text: str, table: ProtocolTable) -> tuple[str, int | None, int |
     if len(found) > 1:
         days = pair if pair is not None else (None, None)
         return "other", days[0], days[1], implied, "conflict"
-    (proto_name, how), = found.items()
+    ((proto_name, how),) = found.items()
     proto = table.protocols[proto_name]
     if re.search(r"\bstack(?:ed|ing)?\b", text):
         implied.update(proto.stack_implies)
@@ -264,8 +331,7 @@ def _match_text(text: str, table: ProtocolTable) -> tuple[str, int | None, int |
     return proto_name, proto.days_on, proto.days_off, implied, how
 
 
-def normalise_protocol(coded: str | None, other_text: str | None,
-                       table: ProtocolTable | None = None) -> ProtocolResult:
+def normalise_protocol(coded: str | None, other_text: str | None, table: ProtocolTable | None = None) -> ProtocolResult:
     """Canonical protocol from a coded answer (a canonical name) and/or its free-text "other" answer.
 
     A canonical code wins over the text (the text then only contributes stack components); `other`/missing codes
@@ -297,8 +363,9 @@ def normalise_protocol(coded: str | None, other_text: str | None,
     return ProtocolResult(proto_name, on, off, tuple(sorted(components | implied)), how)
 
 
-def stack_components_from_codes(codes: Iterable[str] | str | None,
-                                table: ProtocolTable | None = None) -> tuple[str, ...]:
+def stack_components_from_codes(
+    codes: Iterable[str] | str | None, table: ProtocolTable | None = None
+) -> tuple[str, ...]:
     """Canonical stack components from a coded multi-select (names or spellings; "a,b" strings are split).
 
     Codes naming no component (`none`, `other`, unknown spellings) contribute nothing.

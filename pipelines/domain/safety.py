@@ -37,8 +37,15 @@ from rapidfuzz import fuzz, process
 from pipelines.domain.instruments import safety_item_declarations
 
 MEDICATION_CLASSES: tuple[str, ...] = ("lithium", "ssri", "snri", "maoi")
-FLAG_COLUMNS: tuple[str, ...] = ("flag_phq9_item9", "flag_qids_item12", "flag_lithium", "flag_ssri_snri",
-                                 "flag_maoi", "flag_above_micro", "flag_daily_dosing")
+FLAG_COLUMNS: tuple[str, ...] = (
+    "flag_phq9_item9",
+    "flag_qids_item12",
+    "flag_lithium",
+    "flag_ssri_snri",
+    "flag_maoi",
+    "flag_above_micro",
+    "flag_daily_dosing",
+)
 
 
 class MedicationTableError(ValueError):
@@ -56,29 +63,37 @@ class MedicationTable:
     fuzzy_min_length: int
 
     @classmethod
-    def from_dict(cls, raw: Mapping) -> "MedicationTable":
+    def from_dict(cls, raw: Mapping) -> MedicationTable:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("classes"), Mapping):
             raise MedicationTableError("medication table: expected a top-level `classes` mapping")
         names: dict[str, str] = {}
         for klass, spec in raw["classes"].items():
             if klass not in MEDICATION_CLASSES:
-                raise MedicationTableError(f"medication table: classes.{klass}: unknown class "
-                                           f"(expected one of {', '.join(MEDICATION_CLASSES)})")
+                raise MedicationTableError(
+                    f"medication table: classes.{klass}: unknown class "
+                    f"(expected one of {', '.join(MEDICATION_CLASSES)})"
+                )
             if not isinstance(spec, Mapping) or not isinstance(spec.get("names"), list):
                 raise MedicationTableError(f"medication table: classes.{klass}.names: expected a list")
             for n in spec["names"]:
                 key = _norm(str(n))
                 if key in names and names[key] != klass:
-                    raise MedicationTableError(f"medication table: classes.{klass}.names: a spelling is listed "
-                                               "under two classes")
+                    raise MedicationTableError(
+                        f"medication table: classes.{klass}.names: a spelling is listed under two classes"
+                    )
                 names[key] = klass
         min_len = int(raw.get("fuzzy_min_length", 6))
         fuzzy = tuple(n for n in names if " " not in n and "-" not in n and len(n) >= min_len)
-        return cls(names, fuzzy, frozenset(_norm(str(x)) for x in raw.get("ignored_codes") or ()),
-                   float(raw.get("fuzzy_threshold", 85)), min_len)
+        return cls(
+            names,
+            fuzzy,
+            frozenset(_norm(str(x)) for x in raw.get("ignored_codes") or ()),
+            float(raw.get("fuzzy_threshold", 85)),
+            min_len,
+        )
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "MedicationTable":
+    def load(cls, path: str | Path | None = None) -> MedicationTable:
         if path is None:
             text = resources.files("pipelines.domain").joinpath("medications.yaml").read_text(encoding="utf-8")
         else:
@@ -114,8 +129,9 @@ def _classes_in_text(text: str, table: MedicationTable) -> frozenset[str]:
     return frozenset(found)
 
 
-def classify_medications(coded: Iterable[str] | str | None, free_text: str | None,
-                         table: MedicationTable | None = None) -> frozenset[str]:
+def classify_medications(
+    coded: Iterable[str] | str | None, free_text: str | None, table: MedicationTable | None = None
+) -> frozenset[str]:
     """Medication classes ({lithium, ssri, snri, maoi}) named by coded answers and/or free text.
 
     Coded values may be class names (``ssri``) or drug names; ``none``/``other`` add nothing. Free text is

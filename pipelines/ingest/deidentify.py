@@ -37,7 +37,7 @@ def _decode(s: pd.Series, codes: dict[str, str] | None) -> pd.Series:
 
 
 def _decode_multi(s: pd.Series, codes: dict[str, str]) -> pd.Series:
-    """"1,3" -> sorted labels, decoded once per distinct answer (there are few)."""
+    """ "1,3" -> sorted labels, decoded once per distinct answer (there are few)."""
     s = _blank_to_na(s)
     decoded = {v: sorted({codes[c.strip()] for c in v.split(",")}) for v in s.dropna().unique()}
     return pd.Series([list(decoded[v]) if isinstance(v, str) else [] for v in s], index=s.index, dtype=object)
@@ -68,7 +68,9 @@ def _doses(substance: pd.Series, text: pd.Series, study: StudyConfig, bands: Dos
         return (r.amount, r.unit, r.status, r.range_low, r.range_high, dose_band(sub, r.amount, bands))
 
     frame = pd.DataFrame({"s": substance, "t": _blank_to_na(text)})
-    out = _per_distinct(frame, one, ["dose_amount", "dose_unit", "dose_status", "dose_range_low", "dose_range_high", "dose_band"])
+    out = _per_distinct(
+        frame, one, ["dose_amount", "dose_unit", "dose_status", "dose_range_low", "dose_range_high", "dose_band"]
+    )
     for col in ("dose_amount", "dose_range_low", "dose_range_high"):
         out[col] = out[col].astype("Float64")
     return out
@@ -85,7 +87,9 @@ def _protocols(coded: pd.Series, other_text: pd.Series, stack: pd.Series) -> pd.
     # a schedule read from free text ("1 on 130 off") outside any plausible cycle is not a protocol we know
     days_on = pd.to_numeric(out["days_on"], errors="coerce")
     days_off = pd.to_numeric(out["days_off"], errors="coerce")
-    implausible = ~(days_on.isna() | days_on.between(0, MAX_CYCLE_DAYS)) | ~(days_off.isna() | days_off.between(0, MAX_CYCLE_DAYS))
+    implausible = ~(days_on.isna() | days_on.between(0, MAX_CYCLE_DAYS)) | ~(
+        days_off.isna() | days_off.between(0, MAX_CYCLE_DAYS)
+    )
     out.loc[implausible, "protocol"] = "other"
     out["days_on"] = days_on.mask(implausible).astype("Int64")
     out["days_off"] = days_off.mask(implausible).astype("Int64")
@@ -98,23 +102,27 @@ def _medications(coded: pd.Series, other_text: pd.Series) -> pd.Series:
     return out["m"]
 
 
-def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_file: str,
-               source_rows: pd.Series, bands: DoseBands) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def deidentify(
+    mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_file: str, source_rows: pd.Series, bands: DoseBands
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The research frame for the accepted rows of one chunk, and its instrument scores and items (long)."""
     f = study.fields
     out = pd.DataFrame(index=mapped.index)
     out["study"] = study.study
-    pid = pseudonymise(normalise_key_values(mapped["participant_key"], study.participant_key.normalise), key, study=study.study)
+    pid = pseudonymise(
+        normalise_key_values(mapped["participant_key"], study.participant_key.normalise), key, study=study.study
+    )
     out["participant_id"] = pid
     out["wave"] = mapped["wave"].astype("string")
     if "recorded" in mapped:
         day_first = None if study.date_order is None else study.date_order == "day_first"
-        recorded = parse_response_dates(mapped["recorded"], day_first=day_first, file_name=source_file,
-                                        source_rows=source_rows)
+        recorded = parse_response_dates(
+            mapped["recorded"], day_first=day_first, file_name=source_file, source_rows=source_rows
+        )
     else:
         recorded = pd.Series(pd.NaT, index=mapped.index, dtype="datetime64[ns]")
     out["days_since_baseline"] = pd.array([pd.NA] * len(out), dtype="Int32")
-    out["response_quarter"] = (recorded.dt.year.astype("string") + "-Q" + recorded.dt.quarter.astype("string"))
+    out["response_quarter"] = recorded.dt.year.astype("string") + "-Q" + recorded.dt.quarter.astype("string")
     out["age_band"] = age_bands(mapped["age"]) if "age" in f else pd.NA
     for name in ("gender", "country", "substance"):
         out[name] = _decode(mapped[name], f[name].codes) if name in f else pd.NA
@@ -129,16 +137,28 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_f
         dose_text = pd.Series(None, index=mapped.index, dtype="string")
     out = out.join(_doses(out["substance"], dose_text, study, bands))
 
-    stack = _decode_multi(mapped["stack_components"], f["stack_components"].codes) if "stack_components" in f else pd.Series([[]] * len(out), index=out.index)
+    stack = (
+        _decode_multi(mapped["stack_components"], f["stack_components"].codes)
+        if "stack_components" in f
+        else pd.Series([[]] * len(out), index=out.index)
+    )
     if "protocol" in f:
-        other = _blank_to_na(mapped["protocol_other_text"]) if f["protocol"].other_text_column else pd.Series(pd.NA, index=out.index, dtype="string")
+        other = (
+            _blank_to_na(mapped["protocol_other_text"])
+            if f["protocol"].other_text_column
+            else pd.Series(pd.NA, index=out.index, dtype="string")
+        )
         out = out.join(_protocols(_decode(mapped["protocol"], f["protocol"].codes), other, stack))
     else:
         out["protocol"], out["days_on"], out["days_off"], out["stack_components"] = pd.NA, pd.NA, pd.NA, stack
 
     if "medications" in f:
         coded = _decode_multi(mapped["medications"], f["medications"].codes)
-        other = _blank_to_na(mapped["medications_other_text"]) if f["medications"].other_text_column else pd.Series(pd.NA, index=out.index, dtype="string")
+        other = (
+            _blank_to_na(mapped["medications_other_text"])
+            if f["medications"].other_text_column
+            else pd.Series(pd.NA, index=out.index, dtype="string")
+        )
         answered = _blank_to_na(mapped["medications"]).notna() | other.notna()
         classes = _medications(coded, other)
         # not answered (blank, -99) is unknown, never "no interacting medication"
@@ -149,7 +169,9 @@ def deidentify(mapped: pd.DataFrame, study: StudyConfig, *, key: bytes, source_f
     wide, scores_long, items_long = score_study_instruments(mapped, study, wide_items=frozenset(PRIMARY_OUTCOMES))
     for inst, n_items in PRIMARY_OUTCOMES.items():
         if inst in wide:
-            out = out.join(wide[inst][[f"{inst}_item{i}" for i in range(1, n_items + 1)] + [f"{inst}_total", f"{inst}_band"]])
+            out = out.join(
+                wide[inst][[f"{inst}_item{i}" for i in range(1, n_items + 1)] + [f"{inst}_total", f"{inst}_band"]]
+            )
         else:
             for i in range(1, n_items + 1):
                 out[f"{inst}_item{i}"] = pd.array([pd.NA] * len(out), dtype="Int64")

@@ -12,18 +12,21 @@ import pandas as pd
 from schemas.study_config import StudyConfig, StudyConfigError
 
 
-def check_columns(study: StudyConfig, columns: list[str], *, study_file: str, file_name: str,
-                  withheld=()) -> None:
+def check_columns(study: StudyConfig, columns: list[str], *, study_file: str, file_name: str, withheld=()) -> None:
     """Fail before reading any row if the export lacks a column the mapping reads."""
     refused = [(col, key) for col, key in study.mapped_columns().items() if col in set(withheld)]
     if refused:
         listed = "; ".join(f"key `{key}` names column {col!r}" for col, key in refused)
-        raise StudyConfigError(f"{file_name}: study configuration {study_file}: {listed}, an identifier the data "
-                               "dictionary marks as never to be loaded; map a study ID instead")
+        raise StudyConfigError(
+            f"{file_name}: study configuration {study_file}: {listed}, an identifier the data "
+            "dictionary marks as never to be loaded; map a study ID instead"
+        )
     missing = [(col, key) for col, key in study.mapped_columns().items() if col not in set(columns)]
     if missing:
         listed = "; ".join(f"key `{key}` names column {col!r}" for col, key in missing)
-        raise StudyConfigError(f"{file_name}: does not match study configuration {study_file}: {listed}, not in the file")
+        raise StudyConfigError(
+            f"{file_name}: does not match study configuration {study_file}: {listed}, not in the file"
+        )
 
 
 def unmapped_columns(study: StudyConfig, columns: list[str], consumed=()) -> list[str]:

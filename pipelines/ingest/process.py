@@ -80,30 +80,52 @@ def make_staging_dir(staging_root: Path, study: str, sha256: str) -> Path:
     return out_dir
 
 
-def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes, staging_root: Path,
-                 chunk_rows: int = 50_000, bands: DoseBands | None = None, sha256: str | None = None) -> FileOutcome:
+def process_file(
+    path: Path,
+    study: StudyConfig,
+    *,
+    study_file: str,
+    key: bytes,
+    staging_root: Path,
+    chunk_rows: int = 50_000,
+    bands: DoseBands | None = None,
+    sha256: str | None = None,
+) -> FileOutcome:
     """Stage one export; raises ExportReadError / StudyConfigError (value-free) if it cannot be read."""
     path = Path(path)
     sha256 = sha256 or file_sha256(path)
     if study.is_withdrawal_list(path.name):
-        return process_withdrawal_list(path, study, study_file=study_file, key=key, staging_root=staging_root,
-                                       sha256=sha256)
+        return process_withdrawal_list(
+            path, study, study_file=study_file, key=key, staging_root=staging_root, sha256=sha256
+        )
     wave = study.wave_for(path.name)
     reader = open_export(path, chunk_rows=chunk_rows, format=study.format, options=study.reader)
-    check_columns(study, reader.names, study_file=study_file, file_name=path.name,
-                  withheld=getattr(reader, "withheld_columns", ()))
+    check_columns(
+        study,
+        reader.names,
+        study_file=study_file,
+        file_name=path.name,
+        withheld=getattr(reader, "withheld_columns", ()),
+    )
     schema = mapped_schema(study)
     bands = bands or coerce_bands(study.dose.bands)
     out_dir = make_staging_dir(staging_root, study.study, sha256)
-    outcome = FileOutcome(study.study, path.name, sha256, wave.name if wave else "(per row)", out_dir,
-                          unmapped_columns=unmapped_columns(study, reader.names, reader.consumed_columns))
+    outcome = FileOutcome(
+        study.study,
+        path.name,
+        sha256,
+        wave.name if wave else "(per row)",
+        out_dir,
+        unmapped_columns=unmapped_columns(study, reader.names, reader.consumed_columns),
+    )
 
     for part, chunk in enumerate(reader.iter_chunks()):
         outcome.rows_read += len(chunk)
         reasons = exclusion_reasons(chunk, study)
         outcome.excluded.update(reasons.dropna().value_counts().to_dict())
-        withdrawals = _withdrawals(chunk[reasons.isin([f.reason for f in study.filters])], study, key,
-                                   file_wave=wave.name if wave else None)
+        withdrawals = _withdrawals(
+            chunk[reasons.isin([f.reason for f in study.filters])], study, key, file_wave=wave.name if wave else None
+        )
         if not withdrawals.empty:
             withdrawals.to_parquet(out_dir / f"withdrawn-{part:05d}.parquet", index=False)
         kept = chunk[reasons.isna()]
@@ -118,7 +140,10 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
         if failing:
             bad = sorted(failing)
             q = pd.DataFrame(
-                [(study.study, path.name, sha256, int(kept.at[i, "__row"]), col, check) for i, col, check in _flatten(failing)],
+                [
+                    (study.study, path.name, sha256, int(kept.at[i, "__row"]), col, check)
+                    for i, col, check in _flatten(failing)
+                ],
                 columns=["study", "file_name", "file_sha256", "source_row", "column_name", "check_name"],
             )
             q.to_parquet(out_dir / f"quarantine-{part:05d}.parquet", index=False)
@@ -126,8 +151,9 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
             mapped = mapped.drop(index=bad)
         if mapped.empty:
             continue
-        research, scores, items = deidentify(mapped, study, key=key, source_file=path.name,
-                                             source_rows=kept.loc[mapped.index, "__row"], bands=bands)
+        research, scores, items = deidentify(
+            mapped, study, key=key, source_file=path.name, source_rows=kept.loc[mapped.index, "__row"], bands=bands
+        )
         _check_contract(research)
         research.to_parquet(out_dir / f"responses-{part:05d}.parquet", index=False)
         scores.to_parquet(out_dir / f"scores-{part:05d}.parquet", index=False)
@@ -139,8 +165,9 @@ def process_file(path: Path, study: StudyConfig, *, study_file: str, key: bytes,
 WITHDRAWAL_LIST_WAVE = "(withdrawal list)"
 
 
-def process_withdrawal_list(path: Path, study: StudyConfig, *, study_file: str, key: bytes, staging_root: Path,
-                            sha256: str) -> FileOutcome:
+def process_withdrawal_list(
+    path: Path, study: StudyConfig, *, study_file: str, key: bytes, staging_root: Path, sha256: str
+) -> FileOutcome:
     """Stage the participants a withdrawal list names (undated: all their responses go, and stay out)."""
     import csv
 
@@ -150,22 +177,33 @@ def process_withdrawal_list(path: Path, study: StudyConfig, *, study_file: str, 
             reader = csv.reader(fh)
             header = [h.strip() for h in next(reader, [])]
             if column not in header:
-                raise ExportReadError(path.name, f"the withdrawal list has no column {column!r}",
-                                      expected=f"a CSV whose header names `withdrawal_list.column` of {study_file}")
+                raise ExportReadError(
+                    path.name,
+                    f"the withdrawal list has no column {column!r}",
+                    expected=f"a CSV whose header names `withdrawal_list.column` of {study_file}",
+                )
             position = header.index(column)
             keys = [row[position] if position < len(row) else "" for row in reader]
     except UnicodeDecodeError:
         raise ExportReadError(path.name, "the withdrawal list is not UTF-8 text", expected="a UTF-8 CSV") from None
     except csv.Error as exc:
-        raise ExportReadError(path.name, f"the withdrawal list is not a readable CSV ({type(exc).__name__})",
-                              expected="a comma-separated file with a header row") from None
+        raise ExportReadError(
+            path.name,
+            f"the withdrawal list is not a readable CSV ({type(exc).__name__})",
+            expected="a comma-separated file with a header row",
+        ) from None
     out_dir = make_staging_dir(staging_root, study.study, sha256)
     outcome = FileOutcome(study.study, path.name, sha256, WITHDRAWAL_LIST_WAVE, out_dir, rows_read=len(keys))
     values = normalise_key_values(pd.Series(keys, dtype="string"), study.participant_key.normalise)
     pid = pseudonymise(values, key, study=study.study)
-    frame = pd.DataFrame({"study": study.study, "participant_id": pid,
-                          "wave": pd.Series(pd.NA, index=pid.index, dtype="string"),
-                          "shifted_day": pd.Series(pd.NA, index=pid.index, dtype="Int64")}).dropna(subset=["participant_id"])
+    frame = pd.DataFrame(
+        {
+            "study": study.study,
+            "participant_id": pid,
+            "wave": pd.Series(pd.NA, index=pid.index, dtype="string"),
+            "shifted_day": pd.Series(pd.NA, index=pid.index, dtype="Int64"),
+        }
+    ).dropna(subset=["participant_id"])
     if not frame.empty:
         frame.to_parquet(out_dir / "withdrawn-00000.parquet", index=False)
     outcome.excluded["withdrawal_request"] = len(frame)
@@ -184,8 +222,9 @@ def _withdrawals(excluded: pd.DataFrame, study: StudyConfig, key: bytes, *, file
     if excluded.empty:
         return pd.DataFrame(columns=columns)
     mapped = map_columns(excluded, study, file_wave=file_wave)
-    pid = pseudonymise(normalise_key_values(mapped["participant_key"], study.participant_key.normalise), key,
-                       study=study.study)
+    pid = pseudonymise(
+        normalise_key_values(mapped["participant_key"], study.participant_key.normalise), key, study=study.study
+    )
     day = pd.Series(pd.NA, index=mapped.index, dtype="Int64")
     if "recorded" in mapped:
         day_first = None if study.date_order is None else study.date_order == "day_first"
@@ -194,8 +233,9 @@ def _withdrawals(excluded: pd.DataFrame, study: StudyConfig, key: bytes, *, file
             day = shifted_days(recorded, pid, key)
         except DateParseError:
             pass  # unknown date: the withdrawal applies whatever the date of the earlier response
-    out = pd.DataFrame({"study": study.study, "participant_id": pid, "wave": mapped["wave"].astype("string"),
-                        "shifted_day": day})
+    out = pd.DataFrame(
+        {"study": study.study, "participant_id": pid, "wave": mapped["wave"].astype("string"), "shifted_day": day}
+    )
     return out.dropna(subset=["participant_id", "wave"])[columns]
 
 
@@ -222,8 +262,9 @@ def _unreadable_dates(mapped: pd.DataFrame, study: StudyConfig, file_name: str, 
     bad: list[int] = []
     while not remaining.empty:
         try:
-            parse_response_dates(remaining, day_first=day_first, file_name=file_name,
-                                 source_rows=rows.loc[remaining.index])
+            parse_response_dates(
+                remaining, day_first=day_first, file_name=file_name, source_rows=rows.loc[remaining.index]
+            )
             break
         except DateParseError as exc:
             if "ambiguous" in str(exc) or not exc.rows:
@@ -233,7 +274,9 @@ def _unreadable_dates(mapped: pd.DataFrame, study: StudyConfig, file_name: str, 
     return bad
 
 
-def _validate(mapped: pd.DataFrame, schema: pa.DataFrameSchema, outcome: FileOutcome) -> dict[int, list[tuple[str, str]]]:
+def _validate(
+    mapped: pd.DataFrame, schema: pa.DataFrameSchema, outcome: FileOutcome
+) -> dict[int, list[tuple[str, str]]]:
     """Failing row index -> [(column, check)]; tallies per column and check."""
     try:
         schema.validate(mapped, lazy=True)

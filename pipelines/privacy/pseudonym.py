@@ -32,8 +32,10 @@ def load_key(path: Path) -> bytes:
     except FileNotFoundError:
         raise PseudonymKeyError(_missing_message(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise PseudonymKeyError(f"{path}: the pseudonymisation key cannot be read ({type(exc).__name__}); "
-                                "fix its permissions or restore it from your backup") from None
+        raise PseudonymKeyError(
+            f"{path}: the pseudonymisation key cannot be read ({type(exc).__name__}); "
+            "fix its permissions or restore it from your backup"
+        ) from None
     try:
         key = bytes.fromhex(text)
     except ValueError:
@@ -44,14 +46,17 @@ def load_key(path: Path) -> bytes:
 
 
 def _missing_message(path: Path) -> str:
-    return (f"{path}: the pseudonymisation key is missing, but the warehouse already holds pseudonyms made with it. "
-            "A new key would stop new waves linking to earlier ones and withdrawals from finding anyone, so the run "
-            "stops here. Restore the key file from your backup (or point SURVEY_PSEUDONYM_KEY_FILE at it); only an "
-            "empty warehouse gets a new key.")
+    return (
+        f"{path}: the pseudonymisation key is missing, but the warehouse already holds pseudonyms made with it. "
+        "A new key would stop new waves linking to earlier ones and withdrawals from finding anyone, so the run "
+        "stops here. Restore the key file from your backup (or point SURVEY_PSEUDONYM_KEY_FILE at it); only an "
+        "empty warehouse gets a new key."
+    )
 
 
-def load_or_create_key(path: Path, *, warehouse_has_pseudonyms: bool,
-                       notify=lambda msg: print(msg, file=sys.stderr)) -> bytes:
+def load_or_create_key(
+    path: Path, *, warehouse_has_pseudonyms: bool, notify=lambda msg: print(msg, file=sys.stderr)
+) -> bytes:
     """Read the secret key; create it (0600, in a 0700 folder) with a one-line notice only for an empty warehouse."""
     path = Path(path)
     if path.exists() or path.is_symlink() or warehouse_has_pseudonyms:
@@ -61,7 +66,9 @@ def load_or_create_key(path: Path, *, warehouse_has_pseudonyms: bool,
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key.hex() + "\n")
-    notify(f"Created pseudonymisation key {path} (mode 0600): keep it secret and backed up; without it waves no longer link.")
+    notify(
+        f"Created pseudonymisation key {path} (mode 0600): keep it secret and backed up; without it waves no longer link."
+    )
     return key
 
 
@@ -87,6 +94,7 @@ def pseudonymise(values: pd.Series, key: bytes, *, study: str) -> pd.Series:
 
 def day_shifts(pseudonyms: pd.Series, key: bytes) -> pd.Series:
     """A keyed offset in days per participant, in [0, MAX_SHIFT_DAYS), derived from the pseudonym."""
+
     def shift(p: str) -> int:
         digest = hmac.digest(key, b"date-shift\x1f" + p.encode(), "sha256")
         return int.from_bytes(digest[:4], "big") % MAX_SHIFT_DAYS

@@ -77,5 +77,7 @@ def value_free_message(exc: BaseException, *, file_name: str, stage: str, safe_t
     """
     if isinstance(exc, safe_types):
         return str(exc)
-    return (f"{file_name}: unexpected {type(exc).__name__} while {stage} "
-            "(details withheld because they may contain survey data; rerun with a synthetic file to debug)")
+    return (
+        f"{file_name}: unexpected {type(exc).__name__} while {stage} "
+        "(details withheld because they may contain survey data; rerun with a synthetic file to debug)"
+    )

@@ -18,13 +18,25 @@ from pipelines.readers.detect import FORMATS, detect_format
 from pipelines.readers.errors import ExportReadError
 from pipelines.readers.generic import GenericCsvReader, GenericXlsxReader
 from pipelines.readers.qualtrics import (
-    Qualtrics2016Reader, QualtricsCsvReader, QualtricsLegacyReader, QualtricsTsvReader,
+    Qualtrics2016Reader,
+    QualtricsCsvReader,
+    QualtricsLegacyReader,
+    QualtricsTsvReader,
 )
 from pipelines.readers.redcap import RedcapReader
 
 __all__ = [
-    "ColumnInfo", "ExportReadError", "FORMATS", "GenericCsvReader", "GenericXlsxReader", "Qualtrics2016Reader",
-    "QualtricsCsvReader", "QualtricsLegacyReader", "QualtricsTsvReader", "RedcapReader", "detect_format",
+    "ColumnInfo",
+    "ExportReadError",
+    "FORMATS",
+    "GenericCsvReader",
+    "GenericXlsxReader",
+    "Qualtrics2016Reader",
+    "QualtricsCsvReader",
+    "QualtricsLegacyReader",
+    "QualtricsTsvReader",
+    "RedcapReader",
+    "detect_format",
     "open_export",
 ]
 
@@ -35,21 +47,47 @@ _QUALTRICS = {
     "qualtrics_2016": Qualtrics2016Reader,
 }
 _REDCAP_OPTIONS = {"dictionary_path"}
-_GENERIC_CSV_OPTIONS = {"header_rows_to_skip", "names_row", "label_row", "delimiter", "encoding", "quotechar",
-                        "id_column", "recorded_column", "finished_column", "finished_values"}
-_GENERIC_XLSX_OPTIONS = {"sheet", "header_rows_to_skip", "names_row", "label_row", "id_column", "recorded_column",
-                         "finished_column", "finished_values"}
+_GENERIC_CSV_OPTIONS = {
+    "header_rows_to_skip",
+    "names_row",
+    "label_row",
+    "delimiter",
+    "encoding",
+    "quotechar",
+    "id_column",
+    "recorded_column",
+    "finished_column",
+    "finished_values",
+}
+_GENERIC_XLSX_OPTIONS = {
+    "sheet",
+    "header_rows_to_skip",
+    "names_row",
+    "label_row",
+    "id_column",
+    "recorded_column",
+    "finished_column",
+    "finished_values",
+}
 
 
 def _check_options(file_name: str, fmt: str, options: Mapping, allowed: set[str]) -> None:
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise ExportReadError(file_name, f"reader option(s) {unknown} do not apply to format {fmt}",
-                              expected=f"only {sorted(allowed) or 'no options'}")
+        raise ExportReadError(
+            file_name,
+            f"reader option(s) {unknown} do not apply to format {fmt}",
+            expected=f"only {sorted(allowed) or 'no options'}",
+        )
 
 
-def open_export(path: Path, *, chunk_rows: int = 50_000, format: str | None = None,  # noqa: A002 - mapping key
-                options: Mapping | None = None):
+def open_export(
+    path: Path,
+    *,
+    chunk_rows: int = 50_000,
+    format: str | None = None,  # noqa: A002 - mapping key
+    options: Mapping | None = None,
+):
     """The reader for a landing file: the mapping's `format` (checked against the file) or the detected one.
 
     `options` come from the study mapping. redcap: `dictionary_path` (relative paths are resolved against the
@@ -59,15 +97,20 @@ def open_export(path: Path, *, chunk_rows: int = 50_000, format: str | None = No
     options = dict(options or {})
     fmt = format or detect_format(path, options=options)
     if fmt not in FORMATS:
-        raise ExportReadError(path.name, f"the study mapping names an unknown format {fmt!r}", expected=f"one of {list(FORMATS)}")
+        raise ExportReadError(
+            path.name, f"the study mapping names an unknown format {fmt!r}", expected=f"one of {list(FORMATS)}"
+        )
     if fmt in _QUALTRICS:
         _check_options(path.name, fmt, options, set())
         return _QUALTRICS[fmt](path, chunk_rows=chunk_rows)
     if fmt == "redcap":
         _check_options(path.name, fmt, options, _REDCAP_OPTIONS)
         if "dictionary_path" not in options:
-            raise ExportReadError(path.name, "is a REDCap export but the study mapping gives no data dictionary",
-                                  expected="reader option dictionary_path naming the project's data dictionary CSV")
+            raise ExportReadError(
+                path.name,
+                "is a REDCap export but the study mapping gives no data dictionary",
+                expected="reader option dictionary_path naming the project's data dictionary CSV",
+            )
         dictionary = Path(options["dictionary_path"])
         if not dictionary.is_absolute():
             dictionary = path.parent / dictionary

@@ -77,8 +77,11 @@ def sniff_encoding(head: bytes, file_name: str, *, declared: str | None = None, 
         try:
             codecs.lookup(declared)
         except LookupError:
-            raise ExportReadError(file_name, "reader option encoding names an unknown codec",
-                                  expected="utf-8, utf-16 or another Python codec name") from None
+            raise ExportReadError(
+                file_name,
+                "reader option encoding names an unknown codec",
+                expected="utf-8, utf-16 or another Python codec name",
+            ) from None
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise ExportReadError(file_name, "is empty", expected=expected)
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
@@ -87,25 +90,37 @@ def sniff_encoding(head: bytes, file_name: str, *, declared: str | None = None, 
         try:
             head[: len(head) - len(head) % 2].decode("utf-16")
         except UnicodeDecodeError:
-            raise ExportReadError(file_name, "starts with a UTF-16 byte-order mark but is not valid UTF-16",
-                                  expected=SUPPORTED_ENCODINGS) from None
+            raise ExportReadError(
+                file_name, "starts with a UTF-16 byte-order mark but is not valid UTF-16", expected=SUPPORTED_ENCODINGS
+            ) from None
         return "utf-16"
     if is_zip(head):
-        raise ExportReadError(file_name, "is a ZIP archive or XLSX workbook, not a text export",
-                              expected="a CSV/TSV export, or format generic with a sheet option for an XLSX workbook")
+        raise ExportReadError(
+            file_name,
+            "is a ZIP archive or XLSX workbook, not a text export",
+            expected="a CSV/TSV export, or format generic with a sheet option for an XLSX workbook",
+        )
     if b"\x00" in head:
         hint = probable_encoding(head)
         looks = f" (it looks like {hint} without a byte-order mark)" if hint and hint.startswith("utf_16") else ""
-        raise ExportReadError(file_name, f"contains binary data (NUL bytes){looks}",
-                              line=_line_of(head, head.index(b"\x00")), expected=f"a text export in {SUPPORTED_ENCODINGS}")
+        raise ExportReadError(
+            file_name,
+            f"contains binary data (NUL bytes){looks}",
+            line=_line_of(head, head.index(b"\x00")),
+            expected=f"a text export in {SUPPORTED_ENCODINGS}",
+        )
     if declared and codecs.lookup(declared).name not in ("utf-8", "utf-8-sig", "utf-16"):
         encoding = declared
         try:
             head.decode(encoding)
         except UnicodeDecodeError as exc:
             if exc.start < len(head) - 4:
-                raise ExportReadError(file_name, f"is not valid {codecs.lookup(declared).name} text as the mapping declares",
-                                      line=_line_of(head, exc.start), expected=f"{declared} text") from None
+                raise ExportReadError(
+                    file_name,
+                    f"is not valid {codecs.lookup(declared).name} text as the mapping declares",
+                    line=_line_of(head, exc.start),
+                    expected=f"{declared} text",
+                ) from None
         return encoding
     try:
         text = head.decode("utf-8-sig")
@@ -114,14 +129,20 @@ def sniff_encoding(head: bytes, file_name: str, *, declared: str | None = None, 
         if exc.start < len(head) - 4:
             hint = probable_encoding(head)
             looks = f" (it is probably {hint})" if hint else ""
-            raise ExportReadError(file_name, f"is not UTF-8 or UTF-16 text{looks}", line=_line_of(head, exc.start),
-                                  expected=f"an export saved as {SUPPORTED_ENCODINGS}") from None
+            raise ExportReadError(
+                file_name,
+                f"is not UTF-8 or UTF-16 text{looks}",
+                line=_line_of(head, exc.start),
+                expected=f"an export saved as {SUPPORTED_ENCODINGS}",
+            ) from None
         text = head[: exc.start].decode("utf-8-sig")
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
     if controls > max(8, len(text) // 100):
         raise ExportReadError(file_name, "contains binary data (control characters)", expected="a text export")
     if declared and codecs.lookup(declared).name == "utf-16":
-        raise ExportReadError(file_name, "is UTF-8 text but the mapping declares UTF-16", expected="UTF-16 with a byte-order mark")
+        raise ExportReadError(
+            file_name, "is UTF-8 text but the mapping declares UTF-16", expected="UTF-16 with a byte-order mark"
+        )
     return "utf-8-sig"
 
 
@@ -149,8 +170,9 @@ def read_records(path: Path, layout: TextLayout, count: int, file_name: str, exp
                 if len(records) >= count:
                     break
     except csv.Error:
-        raise ExportReadError(file_name, "the header rows are not valid delimited text", line=len(records) + 1,
-                              expected=expected) from None
+        raise ExportReadError(
+            file_name, "the header rows are not valid delimited text", line=len(records) + 1, expected=expected
+        ) from None
     except UnicodeDecodeError:
         raise ExportReadError(file_name, "is not valid text in its encoding", expected=SUPPORTED_ENCODINGS) from None
     return records
@@ -181,8 +203,12 @@ def check_unique(names: list[str], file_name: str, *, line: int | None, expected
         else:
             first[name] = i
     if dupes:
-        raise ExportReadError(file_name, f"duplicated column names at columns {positions(sorted(set(dupes)))}",
-                              line=line, expected=expected)
+        raise ExportReadError(
+            file_name,
+            f"duplicated column names at columns {positions(sorted(set(dupes)))}",
+            line=line,
+            expected=expected,
+        )
 
 
 def _translate_parser_error(exc: Exception, file_name: str, width: int) -> ExportReadError:
@@ -193,19 +219,29 @@ def _translate_parser_error(exc: Exception, file_name: str, width: int) -> Expor
         line = int(found.group(2)) + (0 if found.group(1) == "line" else 1)
     saw = _PARSER_SAW.search(text)
     if "EOF inside string" in text:
-        return ExportReadError(file_name, "a quoted field is never closed (the file is truncated?)", line=line,
-                               expected="every quote closed")
+        return ExportReadError(
+            file_name,
+            "a quoted field is never closed (the file is truncated?)",
+            line=line,
+            expected="every quote closed",
+        )
     if saw:
         if int(saw.group(2)) > width:
-            return ExportReadError(file_name, "a row has more fields than the header", line=line,
-                                   expected=f"{width} fields per row")
-        return ExportReadError(file_name, "rows have different numbers of fields (a short row?)", line=line,
-                               expected=f"{width} fields per row")
+            return ExportReadError(
+                file_name, "a row has more fields than the header", line=line, expected=f"{width} fields per row"
+            )
+        return ExportReadError(
+            file_name,
+            "rows have different numbers of fields (a short row?)",
+            line=line,
+            expected=f"{width} fields per row",
+        )
     return ExportReadError(file_name, "is not valid delimited text", line=line, expected=f"{width} fields per row")
 
 
-def iter_text_chunks(path: Path, layout: TextLayout, *, skip_records: int, width: int, file_name: str,
-                     chunk_rows: int) -> Iterator[pd.DataFrame]:
+def iter_text_chunks(
+    path: Path, layout: TextLayout, *, skip_records: int, width: int, file_name: str, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
     """Yield frames of at most `chunk_rows` data records: columns 0..width-1 as text, plus `__row`.
 
     `__row` is the record number a spreadsheet shows (header records included). Records with no content at all
@@ -216,9 +252,21 @@ def iter_text_chunks(path: Path, layout: TextLayout, *, skip_records: int, width
     last_data_record = 0
     try:
         reader = pd.read_csv(
-            path, header=None, skiprows=skip_records, dtype=str, keep_default_na=False, na_filter=False,
-            encoding=layout.encoding, encoding_errors="strict", sep=layout.delimiter, quotechar=layout.quotechar,
-            chunksize=chunk_rows, engine="c", index_col=False, skip_blank_lines=False, on_bad_lines="error",
+            path,
+            header=None,
+            skiprows=skip_records,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding=layout.encoding,
+            encoding_errors="strict",
+            sep=layout.delimiter,
+            quotechar=layout.quotechar,
+            chunksize=chunk_rows,
+            engine="c",
+            index_col=False,
+            skip_blank_lines=False,
+            on_bad_lines="error",
         )
         for chunk in reader:
             n = len(chunk)
@@ -243,8 +291,11 @@ def iter_text_chunks(path: Path, layout: TextLayout, *, skip_records: int, width
         raise _translate_parser_error(exc, file_name, width) from None
     except UnicodeError:
         # The parser does not say where in the chunk the bad byte is, so no line: only the rows known to be good.
-        raise ExportReadError(file_name, f"contains bytes that are not valid text in its encoding (after row {record})",
-                              expected=SUPPORTED_ENCODINGS) from None
+        raise ExportReadError(
+            file_name,
+            f"contains bytes that are not valid text in its encoding (after row {record})",
+            expected=SUPPORTED_ENCODINGS,
+        ) from None
     if last_data_record:
         check_last_record(path, layout, width=width, file_name=file_name, line=last_data_record)
 
@@ -255,8 +306,12 @@ def _fit_width(chunk: pd.DataFrame, width: int, record: int, file_name: str) -> 
         extra = chunk.iloc[:, width:] != ""
         if extra.any(axis=None):
             first = int(extra.any(axis=1).to_numpy().argmax())
-            raise ExportReadError(file_name, "a row has more fields than the header", line=record + first + 1,
-                                  expected=f"{width} fields per row")
+            raise ExportReadError(
+                file_name,
+                "a row has more fields than the header",
+                line=record + first + 1,
+                expected=f"{width} fields per row",
+            )
         chunk = chunk.iloc[:, :width]
     elif chunk.shape[1] < width:
         for i in range(chunk.shape[1], width):
@@ -282,7 +337,7 @@ def check_last_record(path: Path, layout: TextLayout, *, width: int, file_name: 
         with path.open("rb") as fh:
             bom = fh.read(2)
         codec = "utf-16-be" if bom == codecs.BOM_UTF16_BE else "utf-16-le"
-        raw = raw[(start % 2):] if start else raw[2:]
+        raw = raw[(start % 2) :] if start else raw[2:]
         text = raw.decode(codec, errors="replace")
     else:
         text = raw.decode("utf-8-sig" if layout.encoding == "utf-8-sig" else layout.encoding, errors="replace")
@@ -302,5 +357,9 @@ def check_last_record(path: Path, layout: TextLayout, *, width: int, file_name: 
     except (csv.Error, StopIteration):
         return
     if len(fields) < width:
-        raise ExportReadError(file_name, "the last row has fewer fields than the header (is the file truncated?)",
-                              line=line, expected=f"{width} fields per row")
+        raise ExportReadError(
+            file_name,
+            "the last row has fewer fields than the header (is the file truncated?)",
+            line=line,
+            expected=f"{width} fields per row",
+        )

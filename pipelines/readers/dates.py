@@ -47,8 +47,9 @@ def _iso_fast_path(text: pd.Series) -> pd.Series | None:
     return None
 
 
-def parse_response_dates(series: pd.Series, *, day_first: bool | None, file_name: str = "dates",
-                         source_rows: pd.Series | None = None) -> pd.Series:
+def parse_response_dates(
+    series: pd.Series, *, day_first: bool | None, file_name: str = "dates", source_rows: pd.Series | None = None
+) -> pd.Series:
     """Text dates to datetime64 (NaT for blanks); DateParseError for ambiguous, invalid or unknown layouts.
 
     `file_name` and `source_rows` (the reader's `__row`) only word the error: which file and which record.
@@ -62,8 +63,9 @@ def parse_response_dates(series: pd.Series, *, day_first: bool | None, file_name
     def fail(mask: pd.Series, problem: str, expected: str) -> DateParseError:
         labels = list(series.index[mask.to_numpy()])
         line = int(source_rows[mask].iloc[0]) if source_rows is not None else None
-        return DateParseError(file_name, f"{len(labels)} value(s) in {column} {problem}", rows=labels, line=line,
-                              expected=expected)
+        return DateParseError(
+            file_name, f"{len(labels)} value(s) in {column} {problem}", rows=labels, line=line, expected=expected
+        )
 
     iso = text.str.extract(_ISO)
     slash = text.str.extract(_SLASH)
@@ -72,8 +74,11 @@ def parse_response_dates(series: pd.Series, *, day_first: bool | None, file_name
     blank = text == ""
     unknown = ~(is_iso | is_slash | blank)
     if unknown.any():
-        raise fail(unknown, "are not dates in a known layout",
-                   "ISO dates (2016-07-20 12:49:05) or spreadsheet dates (7/20/2016 12:49)")
+        raise fail(
+            unknown,
+            "are not dates in a known layout",
+            "ISO dates (2016-07-20 12:49:05) or spreadsheet dates (7/20/2016 12:49)",
+        )
 
     parts = iso.where(is_iso, slash)
     year = _num(parts["Y"])
@@ -85,8 +90,11 @@ def parse_response_dates(series: pd.Series, *, day_first: bool | None, file_name
             swap_free = (a == b) | (a > 12) | (b > 12)
             ambiguous = is_slash & ~swap_free
             if ambiguous.any():
-                raise fail(ambiguous, "are ambiguous: day and month could be either way round",
-                           "day_first set in the study mapping, or dates with a day above 12")
+                raise fail(
+                    ambiguous,
+                    "are ambiguous: day and month could be either way round",
+                    "day_first set in the study mapping, or dates with a day above 12",
+                )
             dmy = is_slash & (a > 12)
         else:
             dmy = is_slash & bool(day_first)
@@ -101,13 +109,15 @@ def parse_response_dates(series: pd.Series, *, day_first: bool | None, file_name
     minute = _num(parts["M"]).fillna(0)
     second = _num(parts["S"]).fillna(0)
     filled = ~blank
-    invalid = filled & ((month < 1) | (month > 12) | (day < 1) | (day > 31) | (hour > 23) | (minute > 59)
-                        | (second > 59) | bad_clock).fillna(True)
+    invalid = filled & (
+        (month < 1) | (month > 12) | (day < 1) | (day > 31) | (hour > 23) | (minute > 59) | (second > 59) | bad_clock
+    ).fillna(True)
     ok = (filled & ~invalid).to_numpy(dtype=bool)
     stamp = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
     if ok.any():
-        parts_ok = pd.DataFrame({"year": year, "month": month, "day": day, "hour": hour, "minute": minute,
-                                 "second": second})[ok].astype("int64")
+        parts_ok = pd.DataFrame(
+            {"year": year, "month": month, "day": day, "hour": hour, "minute": minute, "second": second}
+        )[ok].astype("int64")
         stamp[ok] = pd.to_datetime(parts_ok, errors="coerce").astype("datetime64[ns]")
     invalid |= filled & stamp.isna()
     if invalid.any():

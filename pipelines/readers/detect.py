@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pipelines.readers._text import (
-    TextLayout, first_line, is_zip, read_head, read_records, sniff_delimiter, sniff_encoding,
+    TextLayout,
+    first_line,
+    is_zip,
+    read_head,
+    read_records,
+    sniff_delimiter,
+    sniff_encoding,
 )
 from pipelines.readers.errors import ExportReadError
 
@@ -27,8 +33,13 @@ EXPECTED = (
     "study mapping's reader options"
 )
 _REDCAP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_REDCAP_SPECIAL = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
-                   "redcap_data_access_group", "redcap_survey_identifier"}
+_REDCAP_SPECIAL = {
+    "redcap_event_name",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    "redcap_data_access_group",
+    "redcap_survey_identifier",
+}
 DICTIONARY_FIRST = "variable / field name"
 _LOOKALIKES = (
     ("a LimeSurvey export", lambda n: {"id", "submitdate", "lastpage", "startlanguage"} <= n),
@@ -101,8 +112,11 @@ def detect_format(path: Path, *, options: Mapping | None = None) -> str:
     if is_zip(head):
         if _has_generic_options(options):
             return "generic"
-        raise ExportReadError(file_name, "is a ZIP archive or XLSX workbook and the study mapping gives no reader options",
-                              expected="format generic with a sheet option for an XLSX workbook")
+        raise ExportReadError(
+            file_name,
+            "is a ZIP archive or XLSX workbook and the study mapping gives no reader options",
+            expected="format generic with a sheet option for an XLSX workbook",
+        )
     encoding = sniff_encoding(head, file_name, expected=EXPECTED)
     delimiter = sniff_delimiter(first_line(path, encoding))
     records = read_records(path, TextLayout(encoding, delimiter), 3, file_name, EXPECTED)
@@ -120,19 +134,28 @@ def detect_format(path: Path, *, options: Mapping | None = None) -> str:
         qualtrics, want = ("qualtrics_tsv", "\t") if delimiter == "\t" else ("qualtrics_csv", ",")
     if qualtrics:
         if delimiter != want:
-            raise ExportReadError(file_name, f"has the {qualtrics} header but is not {'tab' if want == chr(9) else 'comma'}-separated",
-                                  line=1, expected=f"a {qualtrics} export as Qualtrics writes it")
+            raise ExportReadError(
+                file_name,
+                f"has the {qualtrics} header but is not {'tab' if want == chr(9) else 'comma'}-separated",
+                line=1,
+                expected=f"a {qualtrics} export as Qualtrics writes it",
+            )
         return qualtrics
 
     if names and names[0].lower() == DICTIONARY_FIRST:
-        raise ExportReadError(file_name, "is a REDCap data dictionary, not a data export", line=1,
-                              expected="the REDCap data export; pass the dictionary as the dictionary_path option")
+        raise ExportReadError(
+            file_name,
+            "is a REDCap data dictionary, not a data export",
+            line=1,
+            expected="the REDCap data export; pass the dictionary as the dictionary_path option",
+        )
     if {"event_name", "arm_num", "unique_event_name"} <= {n.lower() for n in names}:
         raise ExportReadError(file_name, "is a REDCap event list, not a data export", line=1, expected=EXPECTED)
     if looks_like_redcap(names) or (options and "dictionary_path" in options and looks_like_redcap_labels(names)):
         if delimiter != ",":
-            raise ExportReadError(file_name, "has a REDCap header but is not comma-separated", line=1,
-                                  expected="a REDCap CSV export")
+            raise ExportReadError(
+                file_name, "has a REDCap header but is not comma-separated", line=1, expected="a REDCap CSV export"
+            )
         return "redcap"
     if _has_generic_options(options):
         return "generic"

@@ -35,7 +35,13 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.readers._text import (
-    ColumnInfo, TextLayout, check_unique, iter_text_chunks, read_head, read_records, sniff_encoding,
+    ColumnInfo,
+    TextLayout,
+    check_unique,
+    iter_text_chunks,
+    read_head,
+    read_records,
+    sniff_encoding,
 )
 from pipelines.readers.errors import ExportReadError
 
@@ -45,15 +51,30 @@ _SINGLE_LABELS = {"", "response", "open-ended response"}
 class _GenericBase:
     format_name = "generic"
 
-    def _configure(self, *, names_row: int, header_rows_to_skip: int, label_row: int | None, id_column: str | None,
-                   recorded_column: str | None, finished_column: str | None, finished_values: Iterable[str] | None,
-                   chunk_rows: int) -> None:
+    def _configure(
+        self,
+        *,
+        names_row: int,
+        header_rows_to_skip: int,
+        label_row: int | None,
+        id_column: str | None,
+        recorded_column: str | None,
+        finished_column: str | None,
+        finished_values: Iterable[str] | None,
+        chunk_rows: int,
+    ) -> None:
         if names_row < 1 or header_rows_to_skip < 0:
-            raise ExportReadError(self.file_name, "reader options names_row/header_rows_to_skip are out of range",
-                                  expected="names_row >= 1 and header_rows_to_skip >= 0")
+            raise ExportReadError(
+                self.file_name,
+                "reader options names_row/header_rows_to_skip are out of range",
+                expected="names_row >= 1 and header_rows_to_skip >= 0",
+            )
         if label_row is not None and not names_row < label_row <= names_row + header_rows_to_skip:
-            raise ExportReadError(self.file_name, "reader option label_row is not one of the skipped header rows",
-                                  expected="names_row < label_row <= names_row + header_rows_to_skip")
+            raise ExportReadError(
+                self.file_name,
+                "reader option label_row is not one of the skipped header rows",
+                expected="names_row < label_row <= names_row + header_rows_to_skip",
+            )
         self.names_row = names_row
         self.header_rows_to_skip = header_rows_to_skip
         self.label_row = label_row
@@ -63,8 +84,11 @@ class _GenericBase:
         self.finished_column = finished_column
         self.finished_values = None if finished_values is None else {str(v).strip().lower() for v in finished_values}
         self.chunk_rows = chunk_rows
-        self.expected = (f"column names in row {names_row}" + (f", labels in row {label_row}" if label_row else "")
-                         + (f", then {header_rows_to_skip} more header row(s)" if header_rows_to_skip else ""))
+        self.expected = (
+            f"column names in row {names_row}"
+            + (f", labels in row {label_row}" if label_row else "")
+            + (f", then {header_rows_to_skip} more header row(s)" if header_rows_to_skip else "")
+        )
 
     def _set_columns(self, records: list[list[str]]) -> None:
         if len(records) < self.data_starts_after:
@@ -84,14 +108,18 @@ class _GenericBase:
         for option in ("id_column", "recorded_column", "finished_column"):
             value = getattr(self, option)
             if value is not None and value not in self.names:
-                raise ExportReadError(self.file_name, f"reader option {option} names a column the file does not have",
-                                      line=self.names_row, expected="a column name exactly as in the names row")
+                raise ExportReadError(
+                    self.file_name,
+                    f"reader option {option} names a column the file does not have",
+                    line=self.names_row,
+                    expected="a column name exactly as in the names row",
+                )
 
     @staticmethod
     def _combined(questions: list[str], labels: list[str]) -> list[ColumnInfo]:
         """SurveyMonkey's two header rows to unique names (rule in the module docstring)."""
         filled: list[str] = []
-        for i, (q, label) in enumerate(zip(questions, labels)):
+        for q, label in zip(questions, labels):
             q = q.strip()
             if not q and label.strip() and filled:
                 q = filled[-1]
@@ -126,28 +154,59 @@ class _GenericBase:
 class GenericCsvReader(_GenericBase):
     """A delimited export laid out as the study mapping's reader options say (see the module docstring)."""
 
-    def __init__(self, path: Path, *, header_rows_to_skip: int = 0, names_row: int = 1, label_row: int | None = None,
-                 delimiter: str = ",", encoding: str = "utf-8", quotechar: str = '"', id_column: str | None = None,
-                 recorded_column: str | None = None, finished_column: str | None = None,
-                 finished_values: Iterable[str] | None = None, chunk_rows: int = 50_000):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        header_rows_to_skip: int = 0,
+        names_row: int = 1,
+        label_row: int | None = None,
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+        quotechar: str = '"',
+        id_column: str | None = None,
+        recorded_column: str | None = None,
+        finished_column: str | None = None,
+        finished_values: Iterable[str] | None = None,
+        chunk_rows: int = 50_000,
+    ):
         self.path = Path(path)
         self.file_name = self.path.name
-        self._configure(names_row=names_row, header_rows_to_skip=header_rows_to_skip, label_row=label_row,
-                        id_column=id_column, recorded_column=recorded_column, finished_column=finished_column,
-                        finished_values=finished_values, chunk_rows=chunk_rows)
+        self._configure(
+            names_row=names_row,
+            header_rows_to_skip=header_rows_to_skip,
+            label_row=label_row,
+            id_column=id_column,
+            recorded_column=recorded_column,
+            finished_column=finished_column,
+            finished_values=finished_values,
+            chunk_rows=chunk_rows,
+        )
         head = read_head(self.path)
-        self.encoding = sniff_encoding(head, self.file_name, declared=encoding, expected=f"a delimited export with {self.expected}")
+        self.encoding = sniff_encoding(
+            head, self.file_name, declared=encoding, expected=f"a delimited export with {self.expected}"
+        )
         self.layout = TextLayout(self.encoding, delimiter, quotechar)
         records = read_records(self.path, self.layout, self.data_starts_after, self.file_name, self.expected)
         if len(records) >= self.names_row and len(records[self.names_row - 1]) == 1:
-            raise ExportReadError(self.file_name, f"the names row has a single column: the delimiter is not {delimiter!r}",
-                                  line=self.names_row, expected=f"a {delimiter!r}-separated export as the reader options say")
+            raise ExportReadError(
+                self.file_name,
+                f"the names row has a single column: the delimiter is not {delimiter!r}",
+                line=self.names_row,
+                expected=f"a {delimiter!r}-separated export as the reader options say",
+            )
         self._set_columns(records)
 
     def iter_chunks(self) -> Iterator[pd.DataFrame]:
         """Yield frames of at most `chunk_rows` rows, every cell as text, with the reader's `__` columns."""
-        for chunk in iter_text_chunks(self.path, self.layout, skip_records=self.data_starts_after, width=self._width,
-                                      file_name=self.file_name, chunk_rows=self.chunk_rows):
+        for chunk in iter_text_chunks(
+            self.path,
+            self.layout,
+            skip_records=self.data_starts_after,
+            width=self._width,
+            file_name=self.file_name,
+            chunk_rows=self.chunk_rows,
+        ):
             rows = chunk["__row"].to_numpy()
             frame = chunk[list(range(self._width))].copy()
             frame.columns = self.names
@@ -172,16 +231,33 @@ def _cell_text(value) -> str:
 class GenericXlsxReader(_GenericBase):
     """One sheet of an XLSX workbook, laid out as the reader options say; `__row` is the sheet's row number."""
 
-    def __init__(self, path: Path, *, sheet: str | None = None, header_rows_to_skip: int = 0, names_row: int = 1,
-                 label_row: int | None = None, id_column: str | None = None, recorded_column: str | None = None,
-                 finished_column: str | None = None, finished_values: Iterable[str] | None = None,
-                 chunk_rows: int = 50_000):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        sheet: str | None = None,
+        header_rows_to_skip: int = 0,
+        names_row: int = 1,
+        label_row: int | None = None,
+        id_column: str | None = None,
+        recorded_column: str | None = None,
+        finished_column: str | None = None,
+        finished_values: Iterable[str] | None = None,
+        chunk_rows: int = 50_000,
+    ):
         self.path = Path(path)
         self.file_name = self.path.name
         self.sheet = sheet
-        self._configure(names_row=names_row, header_rows_to_skip=header_rows_to_skip, label_row=label_row,
-                        id_column=id_column, recorded_column=recorded_column, finished_column=finished_column,
-                        finished_values=finished_values, chunk_rows=chunk_rows)
+        self._configure(
+            names_row=names_row,
+            header_rows_to_skip=header_rows_to_skip,
+            label_row=label_row,
+            id_column=id_column,
+            recorded_column=recorded_column,
+            finished_column=finished_column,
+            finished_values=finished_values,
+            chunk_rows=chunk_rows,
+        )
         header = []
         for _, row in self._rows():
             header.append([_cell_text(v) for v in row])
@@ -194,21 +270,26 @@ class GenericXlsxReader(_GenericBase):
         try:
             from python_calamine import CalamineWorkbook
         except ImportError:  # pragma: no cover - a missing dependency, not bad input
-            raise ExportReadError(self.file_name, "cannot be read: python-calamine is not installed",
-                                  expected="python-calamine for XLSX exports") from None
+            raise ExportReadError(
+                self.file_name,
+                "cannot be read: python-calamine is not installed",
+                expected="python-calamine for XLSX exports",
+            ) from None
         if not read_head(self.path, 4).startswith(b"PK\x03\x04"):
             raise ExportReadError(self.file_name, "is not an XLSX workbook", expected="an .xlsx file")
         try:
             book = CalamineWorkbook.from_path(str(self.path))
             names = book.sheet_names
             if self.sheet is not None and self.sheet not in names:
-                raise ExportReadError(self.file_name, f"has no sheet named as the sheet option says ({len(names)} sheet(s))",
-                                      expected="the name of a sheet in the workbook")
+                raise ExportReadError(
+                    self.file_name,
+                    f"has no sheet named as the sheet option says ({len(names)} sheet(s))",
+                    expected="the name of a sheet in the workbook",
+                )
             if not names:
                 raise ExportReadError(self.file_name, "has no sheets", expected="a workbook with the export's sheet")
             rows = book.get_sheet_by_name(self.sheet or names[0]).iter_rows()
-            for number, row in enumerate(rows, start=1):
-                yield number, row
+            yield from enumerate(rows, start=1)
         except ExportReadError:
             raise
         except Exception:  # noqa: BLE001 - calamine's messages may quote cell text; say what was expected instead
@@ -222,9 +303,13 @@ class GenericXlsxReader(_GenericBase):
             if number <= self.data_starts_after:
                 continue
             cells = [_cell_text(v) for v in row]
-            if len(cells) > self._width and any(c != "" for c in cells[self._width:]):
-                raise ExportReadError(self.file_name, "a row has more cells than the header", line=number,
-                                      expected=f"{self._width} columns")
+            if len(cells) > self._width and any(c != "" for c in cells[self._width :]):
+                raise ExportReadError(
+                    self.file_name,
+                    "a row has more cells than the header",
+                    line=number,
+                    expected=f"{self._width} columns",
+                )
             cells = (cells + [""] * self._width)[: self._width]
             if not any(cells):
                 continue

@@ -28,7 +28,14 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.readers._text import (
-    ColumnInfo, TextLayout, first_line, positions, read_head, read_records, sniff_delimiter, sniff_encoding,
+    ColumnInfo,
+    TextLayout,
+    first_line,
+    positions,
+    read_head,
+    read_records,
+    sniff_delimiter,
+    sniff_encoding,
 )
 from pipelines.readers.detect import UnknownFormatError, detect_format, lookalike
 
@@ -48,17 +55,29 @@ _NAME_RULES = (
     ("email address (name)", r"e_?mail"),
     ("phone number (name)", r"phone|mobile|(?:^|_)fax(?:_|$)|(?:^|_)cell(?:_|$)"),
     ("IP address (name)", r"(?:^|_)ip(?:_|$)|ipaddr|(?:^|_)ip_?address"),
-    ("coordinates/location (name)", r"latitude|longitude|(?:^|_)(?:lat|lng|lon)(?:_|$)|geo_?location|geopoint"
-                                    r"|(?:^|_)gps(?:_|$)|coordinates|altitude|location_(?:accuracy|precision)"),
-    ("person's name (name)", r"(?:first|last|full|given|family|middle|maiden|sur|user|nick|contact|kin|recipient"
-                             r"|respondent|participant|patient|your)_?name|^name$"),
+    (
+        "coordinates/location (name)",
+        r"latitude|longitude|(?:^|_)(?:lat|lng|lon)(?:_|$)|geo_?location|geopoint"
+        r"|(?:^|_)gps(?:_|$)|coordinates|altitude|location_(?:accuracy|precision)",
+    ),
+    (
+        "person's name (name)",
+        r"(?:first|last|full|given|family|middle|maiden|sur|user|nick|contact|kin|recipient"
+        r"|respondent|participant|patient|your)_?name|^name$",
+    ),
     ("address/place (name)", r"(?:^|_)(?:address|street|zip|zipcode|postcode|postal|city|town)(?:_|$)"),
     ("date of birth (name)", r"(?:^|_)dob(?:_|$)|birth_?date|date_of_birth|birthday|(?:^|_)born(?:_|$)"),
-    ("platform response or device ID (name)", r"response_?id|respondent_?id|collector_?id|external_?(?:data_?)?reference"
-                                              r"|(?:^|_)token(?:_|$)|uuid|device_?id|imei|sim_?serial|subscriber_?id"
-                                              r"|instance_?id|(?:^|_)id(?:_|$)"),
-    ("browser/device fingerprint or URL (name)", r"user_?agent|browser|operating_system|screen_?resolution|refurl"
-                                                  r"|referr?er|(?:^|_)url(?:_|$)"),
+    (
+        "platform response or device ID (name)",
+        r"response_?id|respondent_?id|collector_?id|external_?(?:data_?)?reference"
+        r"|(?:^|_)token(?:_|$)|uuid|device_?id|imei|sim_?serial|subscriber_?id"
+        r"|instance_?id|(?:^|_)id(?:_|$)",
+    ),
+    (
+        "browser/device fingerprint or URL (name)",
+        r"user_?agent|browser|operating_system|screen_?resolution|refurl"
+        r"|referr?er|(?:^|_)url(?:_|$)",
+    ),
 )
 _QUESTION_RULES = (
     ("email address (question)", r"\be-?mail\b"),
@@ -69,8 +88,9 @@ _QUESTION_RULES = (
     ("address/place (question)", r"\b(?:street|postal|home|mailing)\s+address\b|\bzip\b|\bpost ?code\b"),
     ("date of birth (question)", r"\bdate of birth\b|\bbirth ?date\b|\bbirthday\b"),
 )
-_FREE_TEXT_HINT = re.compile(r"(?:^|_)text$|topics|open-ended|please specify|comment|describe|explain|in your own words",
-                             re.I)
+_FREE_TEXT_HINT = re.compile(
+    r"(?:^|_)text$|topics|open-ended|please specify|comment|describe|explain|in your own words", re.I
+)
 
 
 def _normal_name(name: str) -> str:
@@ -122,11 +142,22 @@ _LONGEST_HEADER = 200
 # (what the cell looks like, pattern searched anywhere in it); the wording is printed, the cell never is.
 _VALUE_LOOKS = (
     ("an email address", re.compile(r"[@＠]")),
-    ("a web address", re.compile(r"://|\bwww\.|\w\.(?:com|org|net|edu|gov|info|io|co|uk|de|fr|nl|ch|at|au|ca"
-                                 r"|invalid)\b", re.I)),
+    (
+        "a web address",
+        re.compile(
+            r"://|\bwww\.|\w\.(?:com|org|net|edu|gov|info|io|co|uk|de|fr|nl|ch|at|au|ca"
+            r"|invalid)\b",
+            re.I,
+        ),
+    ),
     ("a date or time", re.compile(r"(?<![\w.])\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?![\w.])|(?<!\d)\d{1,2}:\d{2}(?!\d)")),
-    ("an IP address", re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"
-                                 r"|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![\w:])")),
+    (
+        "an IP address",
+        re.compile(
+            r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"
+            r"|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![\w:])"
+        ),
+    ),
 )
 _NUMBER_RUN = re.compile(r"(?<!\w)\+?\d[\d\s().\-/]{5,}\d(?!\w)")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -161,8 +192,9 @@ def _free_text_look(text: str) -> str | None:
     return None
 
 
-def vet_header_cell(text: str, position: int, *, role: str = "name", assumed: bool = True,
-                    header_is_data: bool = False) -> tuple[str, str | None]:
+def vet_header_cell(
+    text: str, position: int, *, role: str = "name", assumed: bool = True, header_is_data: bool = False
+) -> tuple[str, str | None]:
     """(what may be shown for a header cell, why it is hidden or None): the one gate for header text.
 
     When the whole header was taken for data (`header_is_data`) every name is `column_<position>` and every question
@@ -219,8 +251,11 @@ class ExportProfile:
         names = [c.name for c in self.columns] + list(self.withheld) + list(self.consumed)
         names += [str(self.reader_options[k]) for k in _COLUMN_OPTIONS if k in self.reader_options]
         bad = [i for i, n in enumerate(names, start=1) if not _header_safe(n, role="name", assumed=assumed)]
-        bad += [i for i, c in enumerate(self.columns, start=1)
-                if not _header_safe(c.question, role="question", assumed=assumed)]
+        bad += [
+            i
+            for i, c in enumerate(self.columns, start=1)
+            if not _header_safe(c.question, role="question", assumed=assumed)
+        ]
         if self.header_looks_like_data and any(not _PLACEHOLDER.fullmatch(c.name) or c.question for c in self.columns):
             bad.append(0)
         if bad:
@@ -250,7 +285,9 @@ def suggest_generic_options(path: Path) -> dict:
             if key in lowered:
                 options["id_column" if key == "respondent id" else "recorded_column"] = lowered[key]
     elif "LimeSurvey" in like:
-        options.update(id_column=lowered["id"], recorded_column=lowered["submitdate"], finished_column=lowered["submitdate"])
+        options.update(
+            id_column=lowered["id"], recorded_column=lowered["submitdate"], finished_column=lowered["submitdate"]
+        )
     elif "Google Forms" in like:
         options.update(recorded_column=lowered["timestamp"])
     elif "Kobo" in like:
@@ -278,8 +315,9 @@ def _open(path: Path, dictionary_path: Path | None, options: Mapping | None, for
     return open_export(path, format=fmt, options=opts), opts
 
 
-def inspect_export(path: Path, *, dictionary_path: Path | None = None, options: Mapping | None = None,
-                   format: str | None = None) -> ExportProfile:  # noqa: A002 - the mapping's key
+def inspect_export(
+    path: Path, *, dictionary_path: Path | None = None, options: Mapping | None = None, format: str | None = None
+) -> ExportProfile:  # noqa: A002 - the mapping's key
     """Profile an export through its reader (REDCap needs `dictionary_path`); values are counted, never kept."""
     path = Path(path)
     reader, opts = _open(path, dictionary_path, options, format)
@@ -296,15 +334,18 @@ def inspect_export(path: Path, *, dictionary_path: Path | None = None, options: 
         del chunk
     header = _vet_header(reader, tallies)
     fields = getattr(reader, "dictionary", None)
-    columns = [_profile_column(info, i, tallies[info.name], rows, fields, header)
-               for i, info in enumerate(reader.columns, start=1)]
+    columns = [
+        _profile_column(info, i, tallies[info.name], rows, fields, header)
+        for i, info in enumerate(reader.columns, start=1)
+    ]
     withheld = []
     for name in getattr(reader, "withheld_columns", ()):
         shown, hidden = header.vet(name, len(columns) + 1)
         reason = fields.fields[name].withheld_reason if fields else "withheld by the reader"
         question = header.vet(fields.fields[name].label if fields else "", len(columns) + 1, role="question")[0]
-        columns.append(ColumnProfile(shown, question, "withheld", None, None, f"{reason} (withheld by the reader)",
-                                     False, hidden))
+        columns.append(
+            ColumnProfile(shown, question, "withheld", None, None, f"{reason} (withheld by the reader)", False, hidden)
+        )
         withheld.append(shown)
     if "dictionary_path" in opts:
         opts["dictionary_path"] = Path(opts["dictionary_path"]).name
@@ -312,8 +353,18 @@ def inspect_export(path: Path, *, dictionary_path: Path | None = None, options: 
         if option in opts:
             opts[option] = header.shown.get(opts[option], "column_hidden")
     consumed = tuple(header.shown[n] for n in getattr(reader, "consumed_columns", ()) if n in header.shown)
-    return ExportProfile(path.name, reader.format_name, rows, kinds, tuple(columns), tuple(withheld), opts, consumed,
-                         header.is_data, header.notes)
+    return ExportProfile(
+        path.name,
+        reader.format_name,
+        rows,
+        kinds,
+        tuple(columns),
+        tuple(withheld),
+        opts,
+        consumed,
+        header.is_data,
+        header.notes,
+    )
 
 
 @dataclass
@@ -366,12 +417,14 @@ def _vet_header(reader, tallies: dict[str, _Tally]) -> _Header:
     notes: list[str] = []
     if is_data:
         found = "; ".join(f"{look} at column(s) {positions(cols)}" for look, cols in evidence.items())
-        notes += [f"WARNING: the header row looks like data ({found}).",
-                  "This file may have no header row: its first record would be a respondent's answers, read as",
-                  "names and left out of the counts. Every column is shown by position (column_<n>), no header text.",
-                  "The generic reader always takes names from a record (reader options names_row, for preamble",
-                  "records above the names, and header_rows_to_skip, for header records below them); it has no",
-                  "option for a file without names: export it again with its header row, or add one, before mapping."]
+        notes += [
+            f"WARNING: the header row looks like data ({found}).",
+            "This file may have no header row: its first record would be a respondent's answers, read as",
+            "names and left out of the counts. Every column is shown by position (column_<n>), no header text.",
+            "The generic reader always takes names from a record (reader options names_row, for preamble",
+            "records above the names, and header_rows_to_skip, for header records below them); it has no",
+            "option for a file without names: export it again with its header row, or add one, before mapping.",
+        ]
     elif hidden:
         cols = [i for i, info in enumerate(reader.columns, start=1) if info.name in hidden]
         notes.append(f"Header cell(s) at column(s) {positions(cols)} look like a value and are shown by position.")
@@ -397,8 +450,11 @@ def _profile_column(info, position: int, t: _Tally, rows: int, dictionary, heade
         wordy = t.many_words / nb >= 0.2 or t.max_len >= 60 or t.sentences / nb >= 0.5
         varied = distinct > 20 and distinct / nb > 0.5 and t.total_len / nb > 10
         kind = "free text" if wordy or varied else "text labels"
-    hinted = bool(_FREE_TEXT_HINT.search(info.name) or _FREE_TEXT_HINT.search(info.import_id or "")
-                  or (info.question and _FREE_TEXT_HINT.search(info.question)))
+    hinted = bool(
+        _FREE_TEXT_HINT.search(info.name)
+        or _FREE_TEXT_HINT.search(info.import_id or "")
+        or (info.question and _FREE_TEXT_HINT.search(info.question))
+    )
     rc = dictionary.fields.get(info.name) if dictionary is not None else None
     if rc is not None and rc.field_type == "notes":
         hinted = True
@@ -447,8 +503,10 @@ def _short(text: str, width: int = 60) -> str:
 def render_profile(profile: ExportProfile) -> str:
     """A terminal table: names, types, fill rates, identifier reasons and truncated question text. No values."""
     kinds = ", ".join(f"{k} {n}" for k, n in profile.kinds.items())
-    lines = [f"{profile.file_name}: format {profile.format_name}, {profile.rows} row(s) ({kinds}), "
-             f"{len(profile.columns)} column(s), {len(profile.identifiers)} likely identifier(s)"]
+    lines = [
+        f"{profile.file_name}: format {profile.format_name}, {profile.rows} row(s) ({kinds}), "
+        f"{len(profile.columns)} column(s), {len(profile.identifiers)} likely identifier(s)"
+    ]
     lines += list(profile.header_notes)
     if profile.reader_options:
         lines.append("reader options: " + ", ".join(f"{k}={v!r}" for k, v in profile.reader_options.items()))
@@ -457,8 +515,10 @@ def render_profile(profile: ExportProfile) -> str:
     lines += [header, "-" * len(header)]
     for c in profile.columns:
         fill = "  -  " if c.fill_rate is None else f"{c.fill_rate:>5.0%}"
-        lines.append(f"{_short(c.name, wname):<{wname}}  {c.inferred_type:<13}  {fill}  "
-                     f"{_short(c.identifier_reason or '', 46):<46}  {_question_cell(profile, c)}")
+        lines.append(
+            f"{_short(c.name, wname):<{wname}}  {c.inferred_type:<13}  {fill}  "
+            f"{_short(c.identifier_reason or '', 46):<46}  {_question_cell(profile, c)}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -484,9 +544,13 @@ def _comment(text: str) -> str:
 
 
 _CANONICAL_HINTS = (
-    ("age", r"\bage\b|how old"), ("gender", r"gender|\bsex\b"), ("country", r"country|where do you live"),
-    ("substance", r"substance|psilocybin|\blsd\b|mushroom"), ("dose_text", r"\bdose\b|\bdosage\b|how much"),
-    ("protocol", r"protocol|schedule|fadiman|stamets"), ("stack_components", r"\bstack|lion.?s mane|niacin"),
+    ("age", r"\bage\b|how old"),
+    ("gender", r"gender|\bsex\b"),
+    ("country", r"country|where do you live"),
+    ("substance", r"substance|psilocybin|\blsd\b|mushroom"),
+    ("dose_text", r"\bdose\b|\bdosage\b|how much"),
+    ("protocol", r"protocol|schedule|fadiman|stamets"),
+    ("stack_components", r"\bstack|lion.?s mane|niacin"),
     ("medications", r"medication|\bmeds\b|antidepressant|ssri"),
 )
 
@@ -507,7 +571,11 @@ def _participant_key(profile: ExportProfile) -> tuple[str | None, str, str]:
     if profile.reader_options.get("id_column"):
         name = profile.reader_options["id_column"]
         return name, "trim", "the reader's id_column: one key per response, so waves will not link"
-    emails = [c.name for c in cols.values() if c.identifier_reason and c.identifier_reason.startswith("email") and filled(c.name)]
+    emails = [
+        c.name
+        for c in cols.values()
+        if c.identifier_reason and c.identifier_reason.startswith("email") and filled(c.name)
+    ]
     if emails:
         return emails[0], "email", "an email column: links waves (pseudonymised, never loaded)"
     for name in ("ResponseId", "ResponseID"):
@@ -527,12 +595,16 @@ def _response_date(profile: ExportProfile) -> tuple[str | None, str]:
     if stamp:
         return stamp, "the first REDCap survey timestamp"
     date = next((c.name for c in profile.columns if c.inferred_type == "date"), None)
-    return date, ("the first date column: check it is the response date" if date else "no date column found: choose one")
+    return date, (
+        "the first date column: check it is the response date" if date else "no date column found: choose one"
+    )
 
 
-_METADATA = re.compile(r"^(?:Progress|Duration \(in seconds\)|UserLanguage|ResponseSet|DistributionChannel|Status|Finished"
-                       r"|redcap_repeat_instrument|redcap_repeat_instance|redcap_data_access_group|redcap_survey_identifier"
-                       r"|\w+_complete|\w+_timestamp)$")
+_METADATA = re.compile(
+    r"^(?:Progress|Duration \(in seconds\)|UserLanguage|ResponseSet|DistributionChannel|Status|Finished"
+    r"|redcap_repeat_instrument|redcap_repeat_instance|redcap_data_access_group|redcap_survey_identifier"
+    r"|\w+_complete|\w+_timestamp)$"
+)
 
 
 def _is_metadata(name: str) -> bool:
@@ -561,20 +633,30 @@ def draft_mapping_yaml(profile: ExportProfile, study_name: str) -> str:
         out.append("reader:")
         for k, v in profile.reader_options.items():
             out.append(f"  {k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, str) else v}")
-    out += ["", "participant_key:",
-            f"  column: {_yaml_str(key) if key else 'null'}   # {key_why}",
-            f"  normalise: {normalise}",
-            "", "waves:", "  - name: baseline", '    file_pattern: "*"   # TODO: one entry per wave', "    baseline: true",
-            "", f"response_date_column: {_yaml_str(date) if date else 'null'}   # {date_why}",
-            "unfinished_responses: exclude", ""]
+    out += [
+        "",
+        "participant_key:",
+        f"  column: {_yaml_str(key) if key else 'null'}   # {key_why}",
+        f"  normalise: {normalise}",
+        "",
+        "waves:",
+        "  - name: baseline",
+        '    file_pattern: "*"   # TODO: one entry per wave',
+        "    baseline: true",
+        "",
+        f"response_date_column: {_yaml_str(date) if date else 'null'}   # {date_why}",
+        "unfinished_responses: exclude",
+        "",
+    ]
     if "redcap_event_name" in {c.name for c in profile.columns}:
         out.append("# redcap_event_name holds the REDCap event: one wave per event (see waves above).")
     if profile.withheld:
-        out.append("# Withheld by the reader and never loaded whatever this file says: "
-                   + ", ".join(profile.withheld))
+        out.append("# Withheld by the reader and never loaded whatever this file says: " + ", ".join(profile.withheld))
     out.append("ignored_columns:")
     used = {key, date} | set(profile.consumed)
-    ignored = [c for c in profile.columns if c.identifier_reason and c.name not in used and c.inferred_type != "withheld"]
+    ignored = [
+        c for c in profile.columns if c.identifier_reason and c.name not in used and c.inferred_type != "withheld"
+    ]
     for c in ignored:
         out.append(f"  - {_yaml_str(c.name)}   # likely identifier: {c.identifier_reason}{_hidden_note(profile, c)}")
     metadata = [c for c in profile.columns if not c.identifier_reason and c.name not in used and _is_metadata(c.name)]
@@ -582,14 +664,25 @@ def draft_mapping_yaml(profile: ExportProfile, study_name: str) -> str:
         out.append(f"  - {_yaml_str(c.name)}   # platform metadata")
     if not ignored and not metadata:
         out[-1] = "ignored_columns: []"
-    coded = [c for c in profile.columns if c.identifier_reason is None and c.name not in used and c not in metadata
-             and c.inferred_type in ("integer codes", "text labels", "decimal")]
-    out += ["", "# fields: suggested from coded columns; uncomment, pick the canonical name and add `codes:`.",
-            "# fields:"]
+    coded = [
+        c
+        for c in profile.columns
+        if c.identifier_reason is None
+        and c.name not in used
+        and c not in metadata
+        and c.inferred_type in ("integer codes", "text labels", "decimal")
+    ]
+    out += [
+        "",
+        "# fields: suggested from coded columns; uncomment, pick the canonical name and add `codes:`.",
+        "# fields:",
+    ]
     for c in coded:
         canonical = next((n for n, p in _CANONICAL_HINTS if re.search(p, f"{c.name} {c.question}", re.I)), "FIELD")
         out.append(f"#   {canonical}:")
         question = f": {_comment(c.question)}" if c.question else ""
-        out.append(f"#     column: {_yaml_str(c.name)}   # {c.inferred_type}, {c.fill_rate:.0%} filled{question}"
-                   f"{_hidden_note(profile, c)}")
+        out.append(
+            f"#     column: {_yaml_str(c.name)}   # {c.inferred_type}, {c.fill_rate:.0%} filled{question}"
+            f"{_hidden_note(profile, c)}"
+        )
     return "\n".join(out) + "\n"

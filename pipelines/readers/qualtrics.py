@@ -29,19 +29,45 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.readers._text import (
-    ColumnInfo, TextLayout, check_unique, first_line, iter_text_chunks, read_head, read_records, sniff_encoding,
+    ColumnInfo,
+    TextLayout,
+    check_unique,
+    first_line,
+    iter_text_chunks,
+    read_head,
+    read_records,
+    sniff_encoding,
 )
 from pipelines.readers.errors import ExportReadError
 
 __all__ = [
-    "ColumnInfo", "METADATA_COLUMNS", "QualtricsCsvReader", "QualtricsTsvReader", "QualtricsLegacyReader",
-    "Qualtrics2016Reader", "open_export",
+    "ColumnInfo",
+    "METADATA_COLUMNS",
+    "QualtricsCsvReader",
+    "QualtricsTsvReader",
+    "QualtricsLegacyReader",
+    "Qualtrics2016Reader",
+    "open_export",
 ]
 
 METADATA_COLUMNS = (
-    "StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished", "RecordedDate",
-    "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail", "ExternalReference",
-    "LocationLatitude", "LocationLongitude", "DistributionChannel", "UserLanguage",
+    "StartDate",
+    "EndDate",
+    "Status",
+    "IPAddress",
+    "Progress",
+    "Duration (in seconds)",
+    "Finished",
+    "RecordedDate",
+    "ResponseId",
+    "RecipientLastName",
+    "RecipientFirstName",
+    "RecipientEmail",
+    "ExternalReference",
+    "LocationLatitude",
+    "LocationLongitude",
+    "DistributionChannel",
+    "UserLanguage",
 )
 HEADER_RECORDS = 3
 LEGACY_TAGS = tuple(f"V{i}" for i in range(1, 11))
@@ -50,12 +76,24 @@ _DICT_IMPORT_ID = re.compile(r"""^\{\s*'ImportId'\s*:\s*'([^']*)'\s*(?:,.*)?\}$"
 
 # Status codes and their choice-text labels (Qualtrics "Response Type"); spam is not data, so it counts as test.
 _STATUS_KIND = {
-    "0": "response", "4": "response", "16": "response",
-    "ip address": "response", "imported": "response", "offline": "response",
-    "1": "preview", "9": "preview", "17": "preview",
-    "survey preview": "preview", "preview spam": "preview", "offline survey preview": "preview",
-    "2": "test", "8": "test", "12": "test",
-    "survey test": "test", "spam": "test", "imported spam": "test",
+    "0": "response",
+    "4": "response",
+    "16": "response",
+    "ip address": "response",
+    "imported": "response",
+    "offline": "response",
+    "1": "preview",
+    "9": "preview",
+    "17": "preview",
+    "survey preview": "preview",
+    "preview spam": "preview",
+    "offline survey preview": "preview",
+    "2": "test",
+    "8": "test",
+    "12": "test",
+    "survey test": "test",
+    "spam": "test",
+    "imported spam": "test",
 }
 
 
@@ -79,14 +117,21 @@ class QualtricsCsvReader:
         line = first_line(self.path, self.encoding)
         if self.delimiter not in line:
             what = "tab" if self.delimiter == "\t" else "comma"
-            raise ExportReadError(self.file_name, f"the first row has a single column: the delimiter is not a {what}",
-                                  line=1, expected=f"a {what}-separated Qualtrics export")
+            raise ExportReadError(
+                self.file_name,
+                f"the first row has a single column: the delimiter is not a {what}",
+                line=1,
+                expected=f"a {what}-separated Qualtrics export",
+            )
         records = read_records(self.path, self.layout, self.header_records, self.file_name, self.expected)
         if len(records) < self.header_records:
             raise ExportReadError(self.file_name, f"has only {len(records)} header row(s)", expected=self.expected)
         if len({len(r) for r in records}) != 1:
-            raise ExportReadError(self.file_name, f"the {self.header_records} header rows have different numbers of fields",
-                                  expected=self.expected)
+            raise ExportReadError(
+                self.file_name,
+                f"the {self.header_records} header rows have different numbers of fields",
+                expected=self.expected,
+            )
         self._width = len(records[0])
         self._keep = list(range(self._width))
         self.columns = self._columns_from(records)
@@ -94,12 +139,14 @@ class QualtricsCsvReader:
         check_unique(self.names, self.file_name, line=1, expected="unique export tags")
         missing = [c for c in self.required if c not in self.names]
         if missing:
-            raise ExportReadError(self.file_name, f"the header lacks the Qualtrics columns {missing}", line=1,
-                                  expected=self.expected)
+            raise ExportReadError(
+                self.file_name, f"the header lacks the Qualtrics columns {missing}", line=1, expected=self.expected
+            )
         self.recorded_column = next((c for c in self.recorded_candidates if c in self.names), None)
         # Columns read here to derive the __ columns; the pipeline need not map or ignore them.
-        self.consumed_columns = tuple(c for c in ("Status", "Finished", "DistributionChannel", self.recorded_column)
-                                      if c and c in self.names)
+        self.consumed_columns = tuple(
+            c for c in ("Status", "Finished", "DistributionChannel", self.recorded_column) if c and c in self.names
+        )
 
     # --- header ----------------------------------------------------------------------------------------------
     def _columns_from(self, records: list[list[str]]) -> list[ColumnInfo]:
@@ -116,14 +163,24 @@ class QualtricsCsvReader:
             value = json.loads(raw)
             return str(value.get("ImportId", ""))
         except (json.JSONDecodeError, AttributeError):
-            raise ExportReadError(self.file_name, f"column {position} has no ImportId JSON in the third header row",
-                                  line=3, expected=self.expected) from None
+            raise ExportReadError(
+                self.file_name,
+                f"column {position} has no ImportId JSON in the third header row",
+                line=3,
+                expected=self.expected,
+            ) from None
 
     # --- data ------------------------------------------------------------------------------------------------
     def iter_chunks(self) -> Iterator[pd.DataFrame]:
         """Yield frames of at most `chunk_rows` responses, every cell as text, with the reader's `__` columns."""
-        for chunk in iter_text_chunks(self.path, self.layout, skip_records=self.header_records, width=self._width,
-                                      file_name=self.file_name, chunk_rows=self.chunk_rows):
+        for chunk in iter_text_chunks(
+            self.path,
+            self.layout,
+            skip_records=self.header_records,
+            width=self._width,
+            file_name=self.file_name,
+            chunk_rows=self.chunk_rows,
+        ):
             rows = chunk["__row"]
             chunk = chunk[self._keep]
             chunk.columns = self.names
@@ -137,7 +194,8 @@ class QualtricsCsvReader:
         unknown = kind.isna()
         if unknown.any():
             raise ExportReadError(
-                self.file_name, f"{int(unknown.sum())} row(s) have a Status the reader does not know",
+                self.file_name,
+                f"{int(unknown.sum())} row(s) have a Status the reader does not know",
                 line=int(chunk.loc[unknown, "__row"].iloc[0]),
                 expected="Status 0/1/2/4/8/16 or its choice text (IP Address, Survey Preview, Survey Test, Imported, Spam)",
             )
@@ -169,8 +227,9 @@ class QualtricsLegacyReader(QualtricsCsvReader):
     def _columns_from(self, records: list[list[str]]) -> list[ColumnInfo]:
         tags, labels = records
         if tuple(tags[:10]) != LEGACY_TAGS:
-            raise ExportReadError(self.file_name, "the first header row does not start with V1..V10", line=1,
-                                  expected=self.expected)
+            raise ExportReadError(
+                self.file_name, "the first header row does not start with V1..V10", line=1, expected=self.expected
+            )
         keep = list(range(len(tags)))
         if not tags[-1].strip() and not labels[-1].strip():
             keep = keep[:-1]  # the legacy writer ends every record with a comma
@@ -186,12 +245,22 @@ class QualtricsLegacyReader(QualtricsCsvReader):
 
     def iter_chunks(self) -> Iterator[pd.DataFrame]:
         dropped = [i for i in range(self._width) if i not in self._keep]
-        for chunk in iter_text_chunks(self.path, self.layout, skip_records=self.header_records, width=self._width,
-                                      file_name=self.file_name, chunk_rows=self.chunk_rows):
+        for chunk in iter_text_chunks(
+            self.path,
+            self.layout,
+            skip_records=self.header_records,
+            width=self._width,
+            file_name=self.file_name,
+            chunk_rows=self.chunk_rows,
+        ):
             if dropped and (chunk[dropped] != "").any(axis=None):
                 row = int(chunk.loc[(chunk[dropped] != "").any(axis=1), "__row"].iloc[0])
-                raise ExportReadError(self.file_name, "a row has a value in the unnamed last column", line=row,
-                                      expected="the legacy layout's empty trailing column")
+                raise ExportReadError(
+                    self.file_name,
+                    "a row has a value in the unnamed last column",
+                    line=row,
+                    expected="the legacy layout's empty trailing column",
+                )
             rows = chunk["__row"].to_numpy()
             chunk = chunk[self._keep].copy()
             chunk.columns = self.names
@@ -205,7 +274,9 @@ class Qualtrics2016Reader(QualtricsCsvReader):
     format_name = "qualtrics_2016"
     required = ("ResponseID", "Status", "Finished")
     recorded_candidates = ("RecordedDate", "EndDate")
-    expected = "three header rows (export tags, question text, ImportId as {'ImportId': ...}) as Qualtrics wrote in 2016"
+    expected = (
+        "three header rows (export tags, question text, ImportId as {'ImportId': ...}) as Qualtrics wrote in 2016"
+    )
 
     def _columns_from(self, records: list[list[str]]) -> list[ColumnInfo]:
         tags, questions, ids = records
@@ -215,8 +286,12 @@ class Qualtrics2016Reader(QualtricsCsvReader):
             if raw_id.strip():
                 found = _DICT_IMPORT_ID.match(raw_id.strip())
                 if not found:
-                    raise ExportReadError(self.file_name, f"column {position} has no ImportId in the third header row",
-                                          line=3, expected=self.expected)
+                    raise ExportReadError(
+                        self.file_name,
+                        f"column {position} has no ImportId in the third header row",
+                        line=3,
+                        expected=self.expected,
+                    )
                 import_id = found.group(1)
             name = tag.strip() or import_id or f"column_{position}"
             columns.append(ColumnInfo(name, question, import_id))

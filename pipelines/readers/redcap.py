@@ -31,7 +31,14 @@ import numpy as np
 import pandas as pd
 
 from pipelines.readers._text import (
-    ColumnInfo, TextLayout, check_unique, iter_text_chunks, positions, read_head, read_records, sniff_encoding,
+    ColumnInfo,
+    TextLayout,
+    check_unique,
+    iter_text_chunks,
+    positions,
+    read_head,
+    read_records,
+    sniff_encoding,
 )
 from pipelines.readers.errors import ExportReadError
 
@@ -51,8 +58,14 @@ _DICTIONARY_COLUMNS = {
     "text validation type or show slider number": "validation",
     "identifier?": "identifier",
 }
-_REQUIRED_DICTIONARY = ("variable / field name", "form name", "field type", "identifier?",
-                        "text validation type or show slider number", "choices, calculations, or slider labels")
+_REQUIRED_DICTIONARY = (
+    "variable / field name",
+    "form name",
+    "field type",
+    "identifier?",
+    "text validation type or show slider number",
+    "choices, calculations, or slider labels",
+)
 _COMPLETE_LABELS = {"incomplete": "0", "unverified": "1", "complete": "2"}
 _TICKED = {"1", "checked"}
 _UNTICKED = {"0", "unchecked", ""}
@@ -111,7 +124,7 @@ class RedcapDictionary:
         return list(dict.fromkeys(f.form for f in self.fields.values()))
 
     @classmethod
-    def read(cls, path: Path) -> "RedcapDictionary":
+    def read(cls, path: Path) -> RedcapDictionary:
         path = Path(path)
         expected = "a REDCap data dictionary CSV (Variable / Field Name, Form Name, Field Type, ..., Identifier?)"
         if not path.is_file():
@@ -127,28 +140,42 @@ class RedcapDictionary:
         header = [h.strip().lower() for h in rows[0]]
         missing = [h for h in _REQUIRED_DICTIONARY if h not in header]
         if missing:
-            raise ExportReadError(path.name, f"the data dictionary lacks the columns {missing}", line=1, expected=expected)
+            raise ExportReadError(
+                path.name, f"the data dictionary lacks the columns {missing}", line=1, expected=expected
+            )
         at = {key: header.index(h) for h, key in _DICTIONARY_COLUMNS.items() if h in header}
         out = cls(path.name)
         for line, row in enumerate(rows[1:], start=2):
             if not any(c.strip() for c in row):
                 continue
             if len(row) != len(header):
-                raise ExportReadError(path.name, "a data dictionary row has a different number of fields than its header",
-                                      line=line, expected=f"{len(header)} fields per row")
+                raise ExportReadError(
+                    path.name,
+                    "a data dictionary row has a different number of fields than its header",
+                    line=line,
+                    expected=f"{len(header)} fields per row",
+                )
             get = {key: row[i].strip() for key, i in at.items()}
             name = get["name"]
             if not name or name in out.fields:
-                raise ExportReadError(path.name, "a data dictionary row has an empty or repeated field name", line=line,
-                                      expected="one row per field")
+                raise ExportReadError(
+                    path.name,
+                    "a data dictionary row has an empty or repeated field name",
+                    line=line,
+                    expected="one row per field",
+                )
             choices: list[tuple[str, str]] = []
             if get["type"] in ("checkbox", "radio", "dropdown") and get["choices"]:
                 for part in get["choices"].split("|"):
                     code, _, label = part.partition(",")
                     choices.append((code.strip(), label.strip()))
             out.fields[name] = RedcapField(
-                name=name, form=get["form"], field_type=get["type"].lower(), label=_plain(get.get("label", "")),
-                choices=tuple(choices), validation=get["validation"].lower(),
+                name=name,
+                form=get["form"],
+                field_type=get["type"].lower(),
+                label=_plain(get.get("label", "")),
+                choices=tuple(choices),
+                validation=get["validation"].lower(),
                 identifier=get["identifier"].lower() in ("y", "yes", "1"),
             )
         if not out.fields:
@@ -186,8 +213,12 @@ class RedcapReader:
         if raw[0] != self.dictionary.record_id:
             aligned = self._align_labels(raw)
             if aligned is None:
-                raise ExportReadError(self.file_name, "the first column is not the record ID field of the data dictionary",
-                                      line=1, expected=expected)
+                raise ExportReadError(
+                    self.file_name,
+                    "the first column is not the record ID field of the data dictionary",
+                    line=1,
+                    expected=expected,
+                )
             raw = aligned
         check_unique(raw, self.file_name, line=1)
         self._plan, self.withheld_columns = self._plan_columns(raw)
@@ -208,7 +239,10 @@ class RedcapReader:
                 if f.form != form or f.name == d.record_id or f.field_type == "descriptive":
                     continue
                 if f.field_type == "checkbox":
-                    seq += [(f"{f.name}___{_code_key(code)}", _norm(f"{f.label} (choice={label})")) for code, label in f.choices]
+                    seq += [
+                        (f"{f.name}___{_code_key(code)}", _norm(f"{f.label} (choice={label})"))
+                        for code, label in f.choices
+                    ]
                 else:
                     seq.append((f.name, _norm(f.label)))
             seq.append((f"{form}_complete", "complete?"))
@@ -267,8 +301,10 @@ class RedcapReader:
                 unknown.append(i + 1)
         if unknown:
             raise ExportReadError(
-                self.file_name, f"{len(unknown)} column(s) are not in the data dictionary (columns {positions(unknown)})",
-                line=1, expected=f"the data dictionary {d.file_name} of the same project, so identifiers can be withheld",
+                self.file_name,
+                f"{len(unknown)} column(s) are not in the data dictionary (columns {positions(unknown)})",
+                line=1,
+                expected=f"the data dictionary {d.file_name} of the same project, so identifiers can be withheld",
             )
         return plan, withheld
 
@@ -288,8 +324,14 @@ class RedcapReader:
     # --- data ------------------------------------------------------------------------------------------------
     def iter_chunks(self) -> Iterator[pd.DataFrame]:
         """Yield frames of at most `chunk_rows` records; withheld columns never leave this method."""
-        for chunk in iter_text_chunks(self.path, self.layout, skip_records=1, width=self._width,
-                                      file_name=self.file_name, chunk_rows=self.chunk_rows):
+        for chunk in iter_text_chunks(
+            self.path,
+            self.layout,
+            skip_records=1,
+            width=self._width,
+            file_name=self.file_name,
+            chunk_rows=self.chunk_rows,
+        ):
             out: dict[str, pd.Series] = {}
             for o in self._plan:
                 if o.kind == "checkbox":
@@ -315,8 +357,11 @@ class RedcapReader:
             ticked = cell.isin(_TICKED).to_numpy()
             bad = ~(ticked | cell.isin(_UNTICKED).to_numpy())
             if bad.any():
-                raise ExportReadError(self.file_name, f"checkbox field {o.name} has a cell that is neither ticked nor unticked",
-                                      line=int(chunk["__row"].to_numpy()[bad.argmax()]),
-                                      expected="1/0 (raw) or Checked/Unchecked (labels)")
+                raise ExportReadError(
+                    self.file_name,
+                    f"checkbox field {o.name} has a cell that is neither ticked nor unticked",
+                    line=int(chunk["__row"].to_numpy()[bad.argmax()]),
+                    expected="1/0 (raw) or Checked/Unchecked (labels)",
+                )
             joined = np.where(ticked, joined + code + ",", joined)
         return pd.Series(joined, index=chunk.index, dtype=object).str.rstrip(",").astype(str)

@@ -98,8 +98,11 @@ _QUESTIONS = [
     ("Q8_7_TEXT", "Which dosing schedule do you follow? - Other (please describe) - Text", "QID8_7_TEXT"),
     ("Q9", 'Do you combine your microdose with any of the following (a "stack")? Select all that apply.', "QID9"),
     ("Q10", "Are you currently taking any of these medications? Select all that apply. - Selected Choice", "QID10"),
-    ("Q10_6_TEXT", "Are you currently taking any of these medications? Select all that apply. - Other (please specify) - Text",
-     "QID10_6_TEXT"),
+    (
+        "Q10_6_TEXT",
+        "Are you currently taking any of these medications? Select all that apply. - Other (please specify) - Text",
+        "QID10_6_TEXT",
+    ),
     *[(f"Q11_{i}", f"{_PHQ_STEM} - {t}", f"QID11_{i}") for i, t in enumerate(_PHQ_ITEMS, 1)],
     *[(f"Q12_{i}", f"{_GAD_STEM} - {t}", f"QID12_{i}") for i, t in enumerate(_GAD_ITEMS, 1)],
     ("Q13", "Is there anything else you would like to tell us?\n(optional)", "QID13_TEXT"),
@@ -143,78 +146,332 @@ Lefebvre Andersson Johansson Larsen Nielsen Hansen Olsen Silva Santos Costa Oliv
 Fraser Morrison Okafor Mensah Wilson-Hart Fitzgerald""".split()
 _LAST = [s.replace("_", " ") for s in _LAST]
 
-_DOMAINS = ["gmail.com"] * 8 + ["yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "protonmail.com", "proton.me",
-                                "aol.com", "live.com"]
-_COUNTRY_DOMAINS = {1: ["comcast.net", "att.net"], 2: ["shaw.ca", "rogers.com"], 3: ["btinternet.com", "hotmail.co.uk"],
-                    4: ["web.de", "gmx.de", "t-online.de"], 5: ["ziggo.nl", "kpnmail.nl"], 6: ["bigpond.com", "outlook.com.au"],
-                    7: ["mail.com"]}
+_DOMAINS = ["gmail.com"] * 8 + [
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "protonmail.com",
+    "proton.me",
+    "aol.com",
+    "live.com",
+]
+_COUNTRY_DOMAINS = {
+    1: ["comcast.net", "att.net"],
+    2: ["shaw.ca", "rogers.com"],
+    3: ["btinternet.com", "hotmail.co.uk"],
+    4: ["web.de", "gmx.de", "t-online.de"],
+    5: ["ziggo.nl", "kpnmail.nl"],
+    6: ["bigpond.com", "outlook.com.au"],
+    7: ["mail.com"],
+}
 
 # country code -> (weight, [(lat, lon), ...] city centres, UserLanguage choices)
 _COUNTRIES = {
-    1: (38, [(39.7392, -104.9903), (45.5152, -122.6784), (37.7749, -122.4194), (40.7128, -74.0060), (30.2672, -97.7431),
-             (47.6062, -122.3321), (42.3601, -71.0589), (41.8781, -87.6298), (34.0522, -118.2437), (35.5951, -82.5515)],
-        ["EN"]),
-    2: (10, [(43.6532, -79.3832), (49.2827, -123.1207), (45.5017, -73.5673), (51.0447, -114.0719)], ["EN"] * 4 + ["FR-CA"]),
-    3: (14, [(51.5074, -0.1278), (53.4808, -2.2426), (51.4545, -2.5879), (55.9533, -3.1883), (53.8008, -1.5491)], ["EN"]),
-    4: (10, [(52.5200, 13.4050), (53.5511, 9.9937), (48.1351, 11.5820), (50.9375, 6.9603), (50.1109, 8.6821)], ["DE", "DE", "EN"]),
+    1: (
+        38,
+        [
+            (39.7392, -104.9903),
+            (45.5152, -122.6784),
+            (37.7749, -122.4194),
+            (40.7128, -74.0060),
+            (30.2672, -97.7431),
+            (47.6062, -122.3321),
+            (42.3601, -71.0589),
+            (41.8781, -87.6298),
+            (34.0522, -118.2437),
+            (35.5951, -82.5515),
+        ],
+        ["EN"],
+    ),
+    2: (
+        10,
+        [(43.6532, -79.3832), (49.2827, -123.1207), (45.5017, -73.5673), (51.0447, -114.0719)],
+        ["EN"] * 4 + ["FR-CA"],
+    ),
+    3: (
+        14,
+        [(51.5074, -0.1278), (53.4808, -2.2426), (51.4545, -2.5879), (55.9533, -3.1883), (53.8008, -1.5491)],
+        ["EN"],
+    ),
+    4: (
+        10,
+        [(52.5200, 13.4050), (53.5511, 9.9937), (48.1351, 11.5820), (50.9375, 6.9603), (50.1109, 8.6821)],
+        ["DE", "DE", "EN"],
+    ),
     5: (8, [(52.3676, 4.9041), (51.9244, 4.4777), (52.0907, 5.1214), (52.0705, 4.3007)], ["NL", "EN", "EN"]),
     6: (8, [(-33.8688, 151.2093), (-37.8136, 144.9631), (-27.4698, 153.0251), (-31.9523, 115.8613)], ["EN"]),
-    7: (12, [(59.3293, 18.0686), (-23.5505, -46.6333), (53.3498, -6.2603), (47.3769, 8.5417), (59.9139, 10.7522),
-             (19.4326, -99.1332), (-36.8485, 174.7633), (-33.9249, 18.4241), (41.3874, 2.1686)], ["EN", "EN", "ES", "PT-BR"]),
+    7: (
+        12,
+        [
+            (59.3293, 18.0686),
+            (-23.5505, -46.6333),
+            (53.3498, -6.2603),
+            (47.3769, 8.5417),
+            (59.9139, 10.7522),
+            (19.4326, -99.1332),
+            (-36.8485, 174.7633),
+            (-33.9249, 18.4241),
+            (41.3874, 2.1686),
+        ],
+        ["EN", "EN", "ES", "PT-BR"],
+    ),
 }
-_IP_FIRST_OCTETS = [23, 24, 31, 37, 45, 50, 62, 66, 67, 68, 69, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85,
-                    86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 104, 107, 108, 109, 130, 136, 142, 147, 151,
-                    174, 176, 178, 185, 188, 193, 195, 203, 212, 217]
+_IP_FIRST_OCTETS = [
+    23,
+    24,
+    31,
+    37,
+    45,
+    50,
+    62,
+    66,
+    67,
+    68,
+    69,
+    71,
+    72,
+    73,
+    74,
+    75,
+    76,
+    77,
+    78,
+    79,
+    80,
+    81,
+    82,
+    83,
+    84,
+    85,
+    86,
+    87,
+    88,
+    89,
+    90,
+    91,
+    92,
+    93,
+    94,
+    95,
+    96,
+    97,
+    98,
+    99,
+    104,
+    107,
+    108,
+    109,
+    130,
+    136,
+    142,
+    147,
+    151,
+    174,
+    176,
+    178,
+    185,
+    188,
+    193,
+    195,
+    203,
+    212,
+    217,
+]
 
 # protocol code -> weight, baseline PHQ-9 offset (points), mean PHQ-9 improvement at 30 days (points)
-_PROTOCOLS = {1: (34, 0.0, 3.0), 2: (22, 0.5, 3.5), 3: (10, -0.5, 2.5), 4: (9, -1.0, 2.0), 5: (6, 2.0, 1.0),
-              6: (11, -1.5, 1.5), 7: (8, 0.0, 2.0)}
+_PROTOCOLS = {
+    1: (34, 0.0, 3.0),
+    2: (22, 0.5, 3.5),
+    3: (10, -0.5, 2.5),
+    4: (9, -1.0, 2.0),
+    5: (6, 2.0, 1.0),
+    6: (11, -1.5, 1.5),
+    7: (8, 0.0, 2.0),
+}
 # dose band -> extra improvement (points): standard-range doses improve most
 _BAND_EFFECT = {"very_low": -2.0, "standard": 2.5, "high_micro": -0.5, "above_micro": -2.0, "unknown": -0.5}
-_PROTOCOL_OTHER = [("1 on 2 off", 5), ("every 3rd day", 5), ("M-F", 4), ("when I feel like it", 4), ("Mon/Thu", 3),
-                   ("2 on 2 off", 2), ("5 on 2 off", 3), ("weekdays only, weekends off", 2), ("1 day on 3 days off", 2),
-                   ("every 4 days", 2), ("fadiman but I skip when busy", 2), ("3x a week", 3),
-                   ("only on big work days", 2), ("Mo, Mi, Fr", 1), ("4 days on 3 off but sometimes 5/2", 1),
-                   ("started daily, now every other day", 1), ("every 2-3 days", 2)]
+_PROTOCOL_OTHER = [
+    ("1 on 2 off", 5),
+    ("every 3rd day", 5),
+    ("M-F", 4),
+    ("when I feel like it", 4),
+    ("Mon/Thu", 3),
+    ("2 on 2 off", 2),
+    ("5 on 2 off", 3),
+    ("weekdays only, weekends off", 2),
+    ("1 day on 3 days off", 2),
+    ("every 4 days", 2),
+    ("fadiman but I skip when busy", 2),
+    ("3x a week", 3),
+    ("only on big work days", 2),
+    ("Mo, Mi, Fr", 1),
+    ("4 days on 3 off but sometimes 5/2", 1),
+    ("started daily, now every other day", 1),
+    ("every 2-3 days", 2),
+]
 _STACKS_BY_PROTOCOL = {2: [("1,2", 70), ("1", 12), ("1,2,3", 6), ("", 12)]}
 _STACKS_DEFAULT = [("", 90), ("1", 7), ("1,2", 2), ("3", 1)]
-_MEDS = [("1", 70), ("2", 12), ("3", 4), ("4", 0.8), ("5", 0.4), ("6", 7), ("2,6", 2.5), ("3,6", 1), ("2,4", 0.3),
-         ("4,6", 0.3)]
-_MEDS_OTHER = [("bupropion", 4), ("Wellbutrin 150mg", 3), ("lamotrigine", 2), ("adderall", 3), ("Vyvanse", 2),
-               ("birth control", 3), ("propranolol as needed", 2), ("melatonin", 2), ("trazodone for sleep", 2),
-               ("levothyroxine", 2), ("ritalin", 1), ("quetiapine 25mg", 1), ("buspirone", 1), ("gabapentin", 1)]
+_MEDS = [
+    ("1", 70),
+    ("2", 12),
+    ("3", 4),
+    ("4", 0.8),
+    ("5", 0.4),
+    ("6", 7),
+    ("2,6", 2.5),
+    ("3,6", 1),
+    ("2,4", 0.3),
+    ("4,6", 0.3),
+]
+_MEDS_OTHER = [
+    ("bupropion", 4),
+    ("Wellbutrin 150mg", 3),
+    ("lamotrigine", 2),
+    ("adderall", 3),
+    ("Vyvanse", 2),
+    ("birth control", 3),
+    ("propranolol as needed", 2),
+    ("melatonin", 2),
+    ("trazodone for sleep", 2),
+    ("levothyroxine", 2),
+    ("ritalin", 1),
+    ("quetiapine 25mg", 1),
+    ("buspirone", 1),
+    ("gabapentin", 1),
+]
 
 # (substance codes, text, true band, weight). Texts copy real free-text doses: ranges, date-mangled ranges,
 # unit slips (".25mg" meaning 0.25 g), vague amounts, volumetric solutions and a few full doses.
 _PSI, _LSD, _ANA = 1, 2, 3
 _DOSES = [
-    *[((_PSI,), t, "standard", w) for t, w in [
-        ("0.1g", 8), ("0.1 g", 4), (".1", 3), ("0.15g", 4), ("0.2g", 8), ("0.2 g", 4), (".2g", 3), ("0,2 g", 3),
-        (".25", 4), ("0.25g", 5), ("0,25g", 1), ("0.3g", 4), ("100mg", 4), ("150 mg", 3), ("200mg", 4), ("250mg", 2),
-        ("0.1-0.2g", 3), ("0.2-0.3 g", 2), ("0.2 grams", 2), ("200 milligrams", 1), (".25mg", 1), ("0.16 mg", 0.7),
-        ("100000 ug", 0.3), ("0.2g dried", 1), ("0.15 g cubensis", 1), ("about 0.2g", 1), ("0.1 - 0.15g", 1)]],
+    *[
+        ((_PSI,), t, "standard", w)
+        for t, w in [
+            ("0.1g", 8),
+            ("0.1 g", 4),
+            (".1", 3),
+            ("0.15g", 4),
+            ("0.2g", 8),
+            ("0.2 g", 4),
+            (".2g", 3),
+            ("0,2 g", 3),
+            (".25", 4),
+            ("0.25g", 5),
+            ("0,25g", 1),
+            ("0.3g", 4),
+            ("100mg", 4),
+            ("150 mg", 3),
+            ("200mg", 4),
+            ("250mg", 2),
+            ("0.1-0.2g", 3),
+            ("0.2-0.3 g", 2),
+            ("0.2 grams", 2),
+            ("200 milligrams", 1),
+            (".25mg", 1),
+            ("0.16 mg", 0.7),
+            ("100000 ug", 0.3),
+            ("0.2g dried", 1),
+            ("0.15 g cubensis", 1),
+            ("about 0.2g", 1),
+            ("0.1 - 0.15g", 1),
+        ]
+    ],
     *[((_PSI,), t, "very_low", w) for t, w in [("0.05g", 2), ("50mg", 2), ("0.075 g", 1), ("75mg", 1), (".05", 0.5)]],
-    *[((_PSI,), t, "high_micro", w) for t, w in [("0.35g", 2), ("0.4g", 2), ("0.5 g", 2), ("400mg", 1), ("0.3-0.5g", 1),
-                                                 (".4", 0.5)]],
-    *[((_PSI,), t, "above_micro", w) for t, w in [("1g", 1), ("2 g", 0.5), ("3.5g", 0.4), ("5g", 0.3), ("1.5 grams", 0.3)]],
-    *[((_PSI,), t, "unknown", w) for t, w in [("1 small cap", 2), ("1 small shroom", 1), ("one capsule", 1.5),
-                                              ("2 caps", 1), ("a small piece", 1), ("half a stem", 0.5),
-                                              ("depends on the day", 0.5), ("not sure", 0.5), ("1 cap", 1)]],
-    *[((_LSD, _ANA), t, "standard", w) for t, w in [
-        ("10ug", 8), ("10 ug", 4), ("10µg", 3), ("10 µg", 3), ("5ug", 3), ("7.5 mcg", 3), ("8mcg", 2), ("10mcg", 4),
-        ("5 micrograms", 2), ("10 micrograms", 2), ("1/10 tab", 5), ("a tenth of a tab", 2), ("1/12 tab", 1),
-        ("1/15 tab", 1), ("1/20 tab", 2), ("5-10ug", 2), ("5-Oct", 0.7), ("6 ug", 1), ("7ug", 1), ("10 mikrogramm", 0.3)]],
+    *[
+        ((_PSI,), t, "high_micro", w)
+        for t, w in [("0.35g", 2), ("0.4g", 2), ("0.5 g", 2), ("400mg", 1), ("0.3-0.5g", 1), (".4", 0.5)]
+    ],
+    *[
+        ((_PSI,), t, "above_micro", w)
+        for t, w in [("1g", 1), ("2 g", 0.5), ("3.5g", 0.4), ("5g", 0.3), ("1.5 grams", 0.3)]
+    ],
+    *[
+        ((_PSI,), t, "unknown", w)
+        for t, w in [
+            ("1 small cap", 2),
+            ("1 small shroom", 1),
+            ("one capsule", 1.5),
+            ("2 caps", 1),
+            ("a small piece", 1),
+            ("half a stem", 0.5),
+            ("depends on the day", 0.5),
+            ("not sure", 0.5),
+            ("1 cap", 1),
+        ]
+    ],
+    *[
+        ((_LSD, _ANA), t, "standard", w)
+        for t, w in [
+            ("10ug", 8),
+            ("10 ug", 4),
+            ("10µg", 3),
+            ("10 µg", 3),
+            ("5ug", 3),
+            ("7.5 mcg", 3),
+            ("8mcg", 2),
+            ("10mcg", 4),
+            ("5 micrograms", 2),
+            ("10 micrograms", 2),
+            ("1/10 tab", 5),
+            ("a tenth of a tab", 2),
+            ("1/12 tab", 1),
+            ("1/15 tab", 1),
+            ("1/20 tab", 2),
+            ("5-10ug", 2),
+            ("5-Oct", 0.7),
+            ("6 ug", 1),
+            ("7ug", 1),
+            ("10 mikrogramm", 0.3),
+        ]
+    ],
     *[((_LSD, _ANA), t, "very_low", w) for t, w in [("2.5ug", 1), ("3ug", 1), ("1/40 tab", 0.5), ("4 mcg", 0.5)]],
-    *[((_LSD, _ANA), t, "high_micro", w) for t, w in [("12ug", 1.5), ("15ug", 2), ("15 mcg", 1), ("20ug", 1),
-                                                      ("Oct-15", 1.5), ("1/8 tab", 1), ("12.5 micrograms", 1),
-                                                      ("10-15ug", 1)]],
-    *[((_LSD, _ANA), t, "above_micro", w) for t, w in [("25ug", 0.5), ("1/4 tab", 0.5), ("50ug", 0.3), ("100ug", 0.2),
-                                                       ("150ug", 0.3), ("half a tab", 0.3)]],
-    *[((_LSD, _ANA), t, "unknown", w) for t, w in [("0.5ml", 1.5), ("1ml of solution", 1), ("a drop", 0.5),
-                                                   ("1 drop", 0.5), ("not sure, a sliver", 0.5), ("1/10", 1)]],
-    *[((_ANA,), t, b, w) for t, b, w in [("15ug 1P-LSD", "high_micro", 3), ("1P-LSD 10ug", "standard", 4),
-                                         ("10ug ALD-52", "standard", 2), ("1/10 tab 1P", "standard", 2),
-                                         ("10 mcg 1p-lsd", "standard", 2), ("1cP-LSD 8ug", "standard", 1)]],
+    *[
+        ((_LSD, _ANA), t, "high_micro", w)
+        for t, w in [
+            ("12ug", 1.5),
+            ("15ug", 2),
+            ("15 mcg", 1),
+            ("20ug", 1),
+            ("Oct-15", 1.5),
+            ("1/8 tab", 1),
+            ("12.5 micrograms", 1),
+            ("10-15ug", 1),
+        ]
+    ],
+    *[
+        ((_LSD, _ANA), t, "above_micro", w)
+        for t, w in [
+            ("25ug", 0.5),
+            ("1/4 tab", 0.5),
+            ("50ug", 0.3),
+            ("100ug", 0.2),
+            ("150ug", 0.3),
+            ("half a tab", 0.3),
+        ]
+    ],
+    *[
+        ((_LSD, _ANA), t, "unknown", w)
+        for t, w in [
+            ("0.5ml", 1.5),
+            ("1ml of solution", 1),
+            ("a drop", 0.5),
+            ("1 drop", 0.5),
+            ("not sure, a sliver", 0.5),
+            ("1/10", 1),
+        ]
+    ],
+    *[
+        ((_ANA,), t, b, w)
+        for t, b, w in [
+            ("15ug 1P-LSD", "high_micro", 3),
+            ("1P-LSD 10ug", "standard", 4),
+            ("10ug ALD-52", "standard", 2),
+            ("1/10 tab 1P", "standard", 2),
+            ("10 mcg 1p-lsd", "standard", 2),
+            ("1cP-LSD 8ug", "standard", 1),
+        ]
+    ],
 ]
 _DOSE_TEXT = np.array([d[1] for d in _DOSES], dtype=object)
 _DOSE_BAND = np.array([d[2] for d in _DOSES], dtype=object)
@@ -229,10 +486,12 @@ _COMMENTS = {
         ("My therapist knows I'm doing this.", 2),
         ("First time microdosing, did a lot of reading beforehand.", 2),
         ("I weigh my doses with a 0.001g scale.", 2),
-        ("Dose days feel \"brighter\", off days are normal.", 2),
+        ('Dose days feel "brighter", off days are normal.', 2),
         ("Tapering off sertraline with my doctor, started microdosing after.", 1),
         ("Sleep has been rough lately.\nNot sure if related.", 1),
-        ("n/a", 2), ("no", 2), ("-", 1),
+        ("n/a", 2),
+        ("no", 2),
+        ("-", 1),
         ("Mehr Energie, weniger Grübeln bisher.", 1),
         ("Would be nice to get a summary of the results.", 2),
         ("Question about dose was confusing, I use a volumetric solution.", 1),
@@ -249,16 +508,20 @@ _COMMENTS = {
         ("Ran out halfway through the month.", 1),
         ("Good experience overall.\nWill keep going.", 2),
         ("Sleeping better, less rumination.", 2),
-        ("n/a", 2), ("nope", 1), ("thanks!", 2),
+        ("n/a", 2),
+        ("nope", 1),
+        ("thanks!", 2),
         ("Weniger Angst im Alltag, schwer zu sagen ob es daran liegt.", 1),
         ("Would like to know how my scores compare to others.", 1),
     ],
 }
-_LOREM = ["Venenatis mattis, donec praesent risus sed porttitor accumsan lacus odio.",
-          "Faucibus vestibulum, laoreet pharetra volutpat? Est eget odio luctus dolorem ab! Mauris nulla.",
-          "Sagittis natoque? Sagittis sollicitudin. Sed vehicula. Consequat sit temporibus!",
-          "Purus lectus massa ab consectetuer dui cras dictumst est sem commodo in! Egestas.",
-          "Risus tellus gravida maecenas enim. Vehicula orci vitae tellus vel."]
+_LOREM = [
+    "Venenatis mattis, donec praesent risus sed porttitor accumsan lacus odio.",
+    "Faucibus vestibulum, laoreet pharetra volutpat? Est eget odio luctus dolorem ab! Mauris nulla.",
+    "Sagittis natoque? Sagittis sollicitudin. Sed vehicula. Consequat sit temporibus!",
+    "Purus lectus massa ab consectetuer dui cras dictumst est sem commodo in! Egestas.",
+    "Risus tellus gravida maecenas enim. Vehicula orci vitae tellus vel.",
+]
 
 # Row kinds: how far the respondent got through the survey flow.
 NORMAL, NO_CONSENT, NOT_ELIGIBLE, UNFINISHED = 0, 1, 2, 3
@@ -285,6 +548,7 @@ _LAST_ASCII = np.array([_ascii(s) for s in _LAST], dtype=object)
 # --------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------
+
 
 def _pick(rng: np.random.Generator, pairs, n: int) -> np.ndarray:
     """Draw n values from (value, weight) pairs, as an object array."""
@@ -348,6 +612,7 @@ _GAD_OFFSETS = np.array([0.3, 0.1, 0.3, 0.1, -0.4, 0.2, -0.6])
 # Participants
 # --------------------------------------------------------------------------------------------------
 
+
 def _draw_people(rng: np.random.Generator, n: int, index0: int, *, always_number: bool) -> dict[str, np.ndarray]:
     """Per-participant attributes (identity, profile, latent baseline severity), vectorised."""
     p: dict[str, np.ndarray] = {}
@@ -387,8 +652,14 @@ def _draw_people(rng: np.random.Generator, n: int, index0: int, *, always_number
         f, l_, num = fa[i], la[i], number[i]
         pat = pattern[i]
         if always_number:
-            local = (f"{f}.{l_}{num}", f"{f[0]}{l_}{num}", f"{f}_{l_}{num}", f"{f}{num}", f"{l_}.{f}{num}",
-                     f"{f}{l_}{num}")[pat]
+            local = (
+                f"{f}.{l_}{num}",
+                f"{f[0]}{l_}{num}",
+                f"{f}_{l_}{num}",
+                f"{f}{num}",
+                f"{l_}.{f}{num}",
+                f"{f}{l_}{num}",
+            )[pat]
         else:
             local = (f"{f}.{l_}", f"{f}{l_}{num}", f"{f[0]}{l_}", f"{f}_{l_}{num}", f"{f}{num}", f"{l_}.{f}")[pat]
         d = _COUNTRY_DOMAINS[country[i]] if local_dom[i] else _DOMAINS
@@ -399,7 +670,7 @@ def _draw_people(rng: np.random.Generator, n: int, index0: int, *, always_number
     ip = np.array(_IP_FIRST_OCTETS)[rng.integers(0, len(_IP_FIRST_OCTETS), n)]
     octets = rng.integers(0, 256, size=(n, 3))
     octets[:, 2] = np.maximum(octets[:, 2], 1)
-    s = _INT_STR[99:99 + 256]
+    s = _INT_STR[99 : 99 + 256]
     p["ip"] = s[ip] + "." + s[octets[:, 0]] + "." + s[octets[:, 1]] + "." + s[octets[:, 2]]
 
     p["age"] = np.clip(np.rint(19 + rng.gamma(2.2, 7.0, n)), 18, 78).astype(np.int64)
@@ -431,8 +702,11 @@ def _draw_people(rng: np.random.Generator, n: int, index0: int, *, always_number
 def _draw_doses(rng, substance: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
     """Indices into the dose vocabulary for each substance (optionally within a given band)."""
     out = np.zeros(len(substance), dtype=np.int64)
-    groups = [(s, None) for s in (_PSI, _LSD, _ANA)] if band is None else \
-        [(s, b) for s in (_PSI, _LSD, _ANA) for b in _BAND_EFFECT]
+    groups = (
+        [(s, None) for s in (_PSI, _LSD, _ANA)]
+        if band is None
+        else [(s, b) for s in (_PSI, _LSD, _ANA) for b in _BAND_EFFECT]
+    )
     for s, b in groups:
         m = substance == s if b is None else (substance == s) & (band == b)
         k = int(m.sum())
@@ -463,8 +737,9 @@ def _scores(rng, p: dict[str, np.ndarray], wave: str) -> tuple[np.ndarray, np.nd
     """PHQ-9 and GAD-7 item responses; at follow-up, improvement depends on protocol and dose band."""
     phq, gad = p["phq0"], p["gad0"]
     if wave == "followup":
-        gain = np.array([_PROTOCOLS[c][2] for c in p["protocol"]]) + \
-            np.array([_BAND_EFFECT[b] for b in _DOSE_BAND[p["dose"]]])
+        gain = np.array([_PROTOCOLS[c][2] for c in p["protocol"]]) + np.array(
+            [_BAND_EFFECT[b] for b in _DOSE_BAND[p["dose"]]]
+        )
         delta = gain + rng.normal(0, 2.5, len(phq))
         phq = np.clip(phq - delta, 0, 27)
         gad = np.clip(gad - 0.6 * delta + rng.normal(0, 2.0, len(gad)), 0, 21)
@@ -475,8 +750,19 @@ def _scores(rng, p: dict[str, np.ndarray], wave: str) -> tuple[np.ndarray, np.nd
 # Rendering one block of rows
 # --------------------------------------------------------------------------------------------------
 
-def _render(rng, p, *, wave: str, recorded: np.ndarray, status: np.ndarray, kind: np.ndarray,
-            bad_age: np.ndarray, bad_item: np.ndarray, row_index: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+
+def _render(
+    rng,
+    p,
+    *,
+    wave: str,
+    recorded: np.ndarray,
+    status: np.ndarray,
+    kind: np.ndarray,
+    bad_age: np.ndarray,
+    bad_item: np.ndarray,
+    row_index: np.ndarray,
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Build the block's columns (object arrays of cell strings) in COLUMNS order, and the rows' sort order.
 
     Qualtrics lists responses by recorded date; an abandoned response is recorded a week after it started.
@@ -508,7 +794,10 @@ def _render(rng, p, *, wave: str, recorded: np.ndarray, status: np.ndarray, kind
         "Q1": np.where(kind == NO_CONSENT, 2, 1),
         "Q2": np.where(kind == NOT_ELIGIBLE, 2, 1),
         "Q3": p["age"].copy(),
-        "Q4": p["gender"].copy(), "Q5": p["country"].copy(), "Q6": p["substance"].copy(), "Q8": p["protocol"].copy(),
+        "Q4": p["gender"].copy(),
+        "Q5": p["country"].copy(),
+        "Q6": p["substance"].copy(),
+        "Q8": p["protocol"].copy(),
     }
     for j, c in enumerate(PHQ_COLUMNS):
         q[c] = phq[:, j].copy()
@@ -520,8 +809,9 @@ def _render(rng, p, *, wave: str, recorded: np.ndarray, status: np.ndarray, kind
         "Q9": p["stack"].copy(),
         "Q10": p["meds"].copy(),
         "Q10_6_TEXT": p["meds_text"].copy(),
-        "Q13": np.where(rng.random(n) < (0.3 if wave == "baseline" else 0.45),
-                        _pick(rng, _COMMENTS[wave], n), "").astype(object),
+        "Q13": np.where(
+            rng.random(n) < (0.3 if wave == "baseline" else 0.45), _pick(rng, _COMMENTS[wave], n), ""
+        ).astype(object),
     }
 
     # Generated test responses: uniform random answers and lorem-ipsum text, as Qualtrics makes them.
@@ -536,8 +826,9 @@ def _render(rng, p, *, wave: str, recorded: np.ndarray, status: np.ndarray, kind
         t["Q8_7_TEXT"][test] = np.where(q["Q8"][test] == 7, lorem[rng.integers(0, len(lorem), k)], "")
         t["Q9"][test] = np.array(["1", "2", "1,2", "1,3", "2,3"], dtype=object)[rng.integers(0, 5, k)]
         t["Q10"][test] = np.array(["1", "2", "3,6", "6", "4"], dtype=object)[rng.integers(0, 5, k)]
-        t["Q10_6_TEXT"][test] = np.where(np.array(["6" in v for v in t["Q10"][test]]),
-                                         lorem[rng.integers(0, len(lorem), k)], "")
+        t["Q10_6_TEXT"][test] = np.where(
+            np.array(["6" in v for v in t["Q10"][test]]), lorem[rng.integers(0, len(lorem), k)], ""
+        )
 
     # -99: seen but unanswered (not for generated tests, which answer everything).
     answerable = ~test
@@ -606,9 +897,24 @@ def _render(rng, p, *, wave: str, recorded: np.ndarray, status: np.ndarray, kind
     lat[nonreal], lon[nonreal] = 39.7392, -104.9903  # researcher's office (Denver)
     lat[preview] += 0.0127
     cols = [
-        _fmt_dates(start), _fmt_dates(recorded), _int_str(status), ip, _int_str(progress), _int_str(dur),
-        _int_str(finished), _fmt_dates(recorded), _response_ids(rng, row_index), last, first, email, extref,
-        _coords(lat), _coords(lon), channel, lang, *out_q,
+        _fmt_dates(start),
+        _fmt_dates(recorded),
+        _int_str(status),
+        ip,
+        _int_str(progress),
+        _int_str(dur),
+        _int_str(finished),
+        _fmt_dates(recorded),
+        _response_ids(rng, row_index),
+        last,
+        first,
+        email,
+        extref,
+        _coords(lat),
+        _coords(lon),
+        channel,
+        lang,
+        *out_q,
     ]
     return cols, np.argsort(recorded, kind="stable")
 
@@ -649,6 +955,7 @@ def _day_times(rng, day: np.ndarray, launch: np.datetime64) -> np.ndarray:
 # Public API
 # --------------------------------------------------------------------------------------------------
 
+
 def generate_study(out_dir, participants: int = 300, seed: int = 42) -> list[Path]:
     """Write `baseline.csv` and `followup.csv` for `participants` people; returns both paths.
 
@@ -672,12 +979,12 @@ def generate_study(out_dir, participants: int = 300, seed: int = 42) -> list[Pat
     kind = np.zeros(n, dtype=np.int64)
     pos = 0
     for k_, cnt in ((NO_CONSENT, n_cons), (NOT_ELIGIBLE, n_elig), (UNFINISHED, n_unf)):
-        kind[perm[pos:pos + cnt]] = k_
+        kind[perm[pos : pos + cnt]] = k_
         pos += cnt
     bad_age = np.zeros(n, dtype=bool)
-    bad_age[perm[pos:pos + 2]] = True
+    bad_age[perm[pos : pos + 2]] = True
     bad_item = np.zeros(n, dtype=bool)
-    bad_item[perm[pos + 2:pos + 4]] = True
+    bad_item[perm[pos + 2 : pos + 4]] = True
     recorded = _record_times(rng, n, LAUNCH["baseline"], 21)
     baseline_path = out / "baseline.csv"
     _write_wave(rng, baseline_path, people, "baseline", recorded, kind, bad_age, bad_item, 0)
@@ -694,12 +1001,12 @@ def generate_study(out_dir, participants: int = 300, seed: int = 42) -> list[Pat
     fperm = rng.permutation(m)
     fu_kind[fperm[:1]] = NO_CONSENT
     fu_kind[fperm[1:2]] = NOT_ELIGIBLE
-    fu_kind[fperm[2:2 + max(2, round(0.01 * m))]] = UNFINISHED
+    fu_kind[fperm[2 : 2 + max(2, round(0.01 * m))]] = UNFINISHED
     p0 = 2 + max(2, round(0.01 * m))
     fu_bad_age = np.zeros(m, dtype=bool)
-    fu_bad_age[fperm[p0:p0 + 1]] = True
+    fu_bad_age[fperm[p0 : p0 + 1]] = True
     fu_bad_item = np.zeros(m, dtype=bool)
-    fu_bad_item[fperm[p0 + 1:p0 + 3]] = True
+    fu_bad_item[fperm[p0 + 1 : p0 + 3]] = True
     followup_path = out / "followup.csv"
     _write_wave(rng, followup_path, fu, "followup", fu_rec, fu_kind, fu_bad_age, fu_bad_item, 1_000_000)
     return [baseline_path, followup_path]
@@ -730,10 +1037,17 @@ def _write_wave(rng, path: Path, people, wave, recorded, kind, bad_age, bad_item
     rec = np.concatenate([recorded, extra_rec])
     status = np.concatenate([np.zeros(n, np.int64), np.ones(n_prev, np.int64), np.full(n_test, 2, np.int64)])
     z = np.zeros(extra, dtype=bool)
-    cols, order = _render(rng, p, wave=wave, recorded=rec, status=status,
-                          kind=np.concatenate([kind, np.zeros(extra, np.int64)]),
-                          bad_age=np.concatenate([bad_age, z]), bad_item=np.concatenate([bad_item, z]),
-                          row_index=np.arange(index0, index0 + n + extra))
+    cols, order = _render(
+        rng,
+        p,
+        wave=wave,
+        recorded=rec,
+        status=status,
+        kind=np.concatenate([kind, np.zeros(extra, np.int64)]),
+        bad_age=np.concatenate([bad_age, z]),
+        bad_item=np.concatenate([bad_item, z]),
+        row_index=np.arange(index0, index0 + n + extra),
+    )
     fh, w = _open_writer(path)
     with fh:
         w.writerows(_rows(cols, order))
@@ -770,8 +1084,17 @@ def write_export(path, n_responses: int, seed: int, wave: str = "baseline", chun
             kind[status != 0] = NORMAL
             bad_age = (rng.random(m) < 0.001) & (kind == NORMAL) & (status == 0)
             bad_item = (rng.random(m) < 0.001) & (kind == NORMAL) & (status == 0)
-            cols, order = _render(rng, p, wave=wave, recorded=rec, status=status, kind=kind, bad_age=bad_age,
-                                  bad_item=bad_item, row_index=np.arange(lo, lo + m))
+            cols, order = _render(
+                rng,
+                p,
+                wave=wave,
+                recorded=rec,
+                status=status,
+                kind=kind,
+                bad_age=bad_age,
+                bad_item=bad_item,
+                row_index=np.arange(lo, lo + m),
+            )
             w.writerows(_rows(cols, order))
     return path
 

@@ -14,9 +14,10 @@ END = "<!-- tables:end -->"
 def table_reference() -> str:
     parts = [BEGIN]
     for table in ALL_TABLES:
-        where = {"research": "research_tier.duckdb, generalised for k-anonymity; survey.duckdb as loaded",
-                 "public": "public/ as DuckDB, Parquet and CSV; built in survey.duckdb"}.get(
-            table.released_in, "survey.duckdb only (restricted)")
+        where = {
+            "research": "research_tier.duckdb, generalised for k-anonymity; survey.duckdb as loaded",
+            "public": "public/ as DuckDB, Parquet and CSV; built in survey.duckdb",
+        }.get(table.released_in, "survey.duckdb only (restricted)")
         if table.schema == "summary":
             where = "research_tier.duckdb; built in survey.duckdb"
         elif table.schema == "meta":

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from pipelines.ingest.process import FileOutcome
 from pipelines.warehouse.connect import transaction
 from pipelines.warehouse.tables import (
-    INGESTED_FILES, INSTRUMENT_ITEMS, INSTRUMENT_SCORES, RESPONSES, column_names, ensure_tables,
+    INGESTED_FILES,
+    INSTRUMENT_ITEMS,
+    INSTRUMENT_SCORES,
+    RESPONSES,
+    column_names,
+    ensure_tables,
 )
 
 _RESEARCH_COLUMNS = column_names(RESPONSES)
@@ -77,13 +82,15 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
                         WHERE r.study = s.study AND r.participant_id = s.participant_id AND r.wave = s.wave"""
                 )
             cols = ", ".join(_RESEARCH_COLUMNS)
-            select = ", ".join("(now() AT TIME ZONE 'UTC')" if c == "loaded_at" else f"s.{c}" for c in _RESEARCH_COLUMNS)
+            select = ", ".join(
+                "(now() AT TIME ZONE 'UTC')" if c == "loaded_at" else f"s.{c}" for c in _RESEARCH_COLUMNS
+            )
             conn.execute(f"INSERT INTO research.responses ({cols}) SELECT {select} FROM staged s")
             for table, kind in ((INSTRUMENT_SCORES, "scores"), (INSTRUMENT_ITEMS, "items")):
                 cols = column_names(table)
                 conn.execute(
-                    f"""INSERT INTO {table.qualified} ({', '.join(cols)})
-                        SELECT {', '.join('p.' + c for c in cols)}
+                    f"""INSERT INTO {table.qualified} ({", ".join(cols)})
+                        SELECT {", ".join("p." + c for c in cols)}
                         FROM read_parquet(?, union_by_name = true) p
                         JOIN staged s USING (study, participant_id, wave, source_row)""",
                     [outcome.parts_glob(kind)],
@@ -109,13 +116,24 @@ def load_staged(conn, outcome: FileOutcome, *, baseline_wave: str) -> LoadResult
         if withdrawn_rows:
             excluded["participant_withdrawn"] = withdrawn_rows
         accepted = outcome.rows_accepted - superseded - newer_elsewhere - withdrawn_rows
-        _record(conn, outcome, status="loaded", accepted=accepted, excluded=excluded, quarantined=outcome.rows_quarantined,
-                withdrawn=withdrawn)
+        _record(
+            conn,
+            outcome,
+            status="loaded",
+            accepted=accepted,
+            excluded=excluded,
+            quarantined=outcome.rows_quarantined,
+            withdrawn=withdrawn,
+        )
         return LoadResult("loaded", accepted, sum(excluded.values()), rows_withdrawn=withdrawn)
 
 
-RESEARCH_ROW_TABLES = ("research.responses", "research.instrument_scores", "research.instrument_items",
-                       "ops.response_days")
+RESEARCH_ROW_TABLES = (
+    "research.responses",
+    "research.instrument_scores",
+    "research.instrument_items",
+    "ops.response_days",
+)
 
 
 def holds_pseudonyms(conn) -> bool:
@@ -125,8 +143,11 @@ def holds_pseudonyms(conn) -> bool:
     ).fetchone()[0]
     if not exists:
         return False
-    return bool(conn.execute(
-        "SELECT (SELECT count(*) FROM ops.response_days) + (SELECT count(*) FROM ops.withdrawals)").fetchone()[0])
+    return bool(
+        conn.execute(
+            "SELECT (SELECT count(*) FROM ops.response_days) + (SELECT count(*) FROM ops.withdrawals)"
+        ).fetchone()[0]
+    )
 
 
 def _apply_withdrawals(conn, outcome: FileOutcome) -> int:
@@ -150,11 +171,13 @@ def _apply_withdrawals(conn, outcome: FileOutcome) -> int:
         [outcome.parts_glob("withdrawn")],
     )
     removed = conn.execute(
-        """SELECT count(*) FROM ops.response_days d JOIN withdrawing w USING (study, participant_id)""").fetchone()[0]
+        """SELECT count(*) FROM ops.response_days d JOIN withdrawing w USING (study, participant_id)"""
+    ).fetchone()[0]
     conn.execute(
         """CREATE OR REPLACE TEMP TABLE withdrawn_counts AS
            SELECT w.study, w.participant_id, w.shifted_day, count(d.wave) AS rows_removed
-           FROM withdrawing w LEFT JOIN ops.response_days d USING (study, participant_id) GROUP BY ALL""")
+           FROM withdrawing w LEFT JOIN ops.response_days d USING (study, participant_id) GROUP BY ALL"""
+    )
     for table in RESEARCH_ROW_TABLES:
         conn.execute(
             f"""DELETE FROM {table} t USING withdrawing w
@@ -193,8 +216,17 @@ def _refresh_days_since_baseline(conn, study: str, baseline_wave: str) -> None:
     )
 
 
-def _record(conn, outcome: FileOutcome, *, status: str, accepted: int, excluded: dict, quarantined: int,
-            withdrawn: int = 0, error: str | None = None) -> None:
+def _record(
+    conn,
+    outcome: FileOutcome,
+    *,
+    status: str,
+    accepted: int,
+    excluded: dict,
+    quarantined: int,
+    withdrawn: int = 0,
+    error: str | None = None,
+) -> None:
     conn.execute(
         "DELETE FROM ops.ingested_files WHERE study = ? AND file_name = ? AND file_sha256 = ?",
         [outcome.study, outcome.file_name, outcome.sha256],
@@ -202,9 +234,21 @@ def _record(conn, outcome: FileOutcome, *, status: str, accepted: int, excluded:
     conn.execute(
         f"INSERT INTO ops.ingested_files ({', '.join(column_names(INGESTED_FILES))}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, MAP(?::VARCHAR[], ?::BIGINT[]), ?, ?, (now() AT TIME ZONE 'UTC'))",
-        [outcome.study, outcome.file_name, outcome.sha256, outcome.wave, status, outcome.rows_read, accepted,
-         quarantined, sum(excluded.values()), list(excluded.keys()), [int(v) for v in excluded.values()], withdrawn,
-         error],
+        [
+            outcome.study,
+            outcome.file_name,
+            outcome.sha256,
+            outcome.wave,
+            status,
+            outcome.rows_read,
+            accepted,
+            quarantined,
+            sum(excluded.values()),
+            list(excluded.keys()),
+            [int(v) for v in excluded.values()],
+            withdrawn,
+            error,
+        ],
     )
 
 
@@ -213,7 +257,8 @@ def record_failure(conn, *, study: str, file_name: str, sha256: str, wave: str |
     ensure_tables(conn)
     with transaction(conn):
         conn.execute(
-            "DELETE FROM ops.ingested_files WHERE study = ? AND file_name = ? AND file_sha256 = ?", [study, file_name, sha256]
+            "DELETE FROM ops.ingested_files WHERE study = ? AND file_name = ? AND file_sha256 = ?",
+            [study, file_name, sha256],
         )
         conn.execute(
             f"INSERT INTO ops.ingested_files ({', '.join(column_names(INGESTED_FILES))}) "

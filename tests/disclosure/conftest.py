@@ -8,10 +8,10 @@ import duckdb
 import pytest
 
 from pipelines.ingest.process import process_file
+from pipelines.settings import REPO_ROOT
 from pipelines.warehouse.load import load_staged
 from pipelines.warehouse.tables import ALL_TABLES, ensure_tables
 from schemas.study_config import load_study
-from pipelines.settings import REPO_ROOT
 from tests.paths import SAMPLE_DIR, STUDY
 
 KEY = bytes.fromhex("5a" * 32)
@@ -29,8 +29,9 @@ def sample_warehouse(tmp_path_factory, study) -> Path:
     path = root / "survey.duckdb"
     with duckdb.connect(str(path)) as conn:
         for name in ("baseline.csv", "followup.csv"):
-            outcome = process_file(SAMPLE_DIR / name, study, study_file=f"{STUDY}.yaml", key=KEY,
-                                   staging_root=root / "staging")
+            outcome = process_file(
+                SAMPLE_DIR / name, study, study_file=f"{STUDY}.yaml", key=KEY, staging_root=root / "staging"
+            )
             load_staged(conn, outcome, baseline_wave=study.baseline_wave)
     return path
 

@@ -19,11 +19,19 @@ N_TARGETS = 12
 
 def published(conn, studies, key=KEY):
     release.build_public_tables(conn, studies, key)
-    outcomes = {r[:6]: r[6:] for r in conn.execute(
-        f"SELECT {', '.join(CELLS)}, measure, n_participants, n, mean, suppressed FROM public.outcomes").fetchall()}
-    signals = {r[:6]: r[6:] for r in conn.execute(
-        f"SELECT {', '.join(CELLS)}, signal, n_participants, n_assessed, n_flagged, suppressed "
-        "FROM public.safety_signals").fetchall()}
+    outcomes = {
+        r[:6]: r[6:]
+        for r in conn.execute(
+            f"SELECT {', '.join(CELLS)}, measure, n_participants, n, mean, suppressed FROM public.outcomes"
+        ).fetchall()
+    }
+    signals = {
+        r[:6]: r[6:]
+        for r in conn.execute(
+            f"SELECT {', '.join(CELLS)}, signal, n_participants, n_assessed, n_flagged, suppressed "
+            "FROM public.safety_signals"
+        ).fetchall()
+    }
     return outcomes, signals
 
 
@@ -36,7 +44,8 @@ def exact(conn):
            SELECT substance, coalesce(protocol, 'all'), coalesce(dose_band, 'all'), wave,
                   count(phq9_total), avg(phq9_total), count(*) FILTER (WHERE flag_phq9_item9)
            FROM b GROUP BY GROUPING SETS ((substance, protocol, dose_band, wave), (substance, protocol, wave),
-                                          (substance, dose_band, wave), (substance, wave))""").fetchall()
+                                          (substance, dose_band, wave), (substance, wave))"""
+    ).fetchall()
     return {r[:4]: r[4:] for r in rows}
 
 
@@ -58,7 +67,9 @@ def differencing(sample_warehouse, study):
         """SELECT participant_id, wave, coalesce(substance, 'unknown'), coalesce(protocol, 'unknown'),
                   coalesce(dose_band, 'unknown'), phq9_total, flag_phq9_item9
            FROM research.responses WHERE phq9_total IS NOT NULL AND flag_phq9_item9 IS NOT NULL
-           ORDER BY md5(participant_id || wave) LIMIT ?""", [N_TARGETS]).fetchall()
+           ORDER BY md5(participant_id || wave) LIMIT ?""",
+        [N_TARGETS],
+    ).fetchall()
     full.close()
     runs = []
     for pid, wave, *cell, phq9, flag in targets:
@@ -118,8 +129,10 @@ def test_which_figures_change_does_not_depend_on_the_answers(differencing):
 
 
 def _truth(conn):
-    return {r[:5]: r[5:] for r in conn.execute(
-        """WITH b AS (SELECT coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
+    return {
+        r[:5]: r[5:]
+        for r in conn.execute(
+            """WITH b AS (SELECT coalesce(substance, 'unknown') AS substance, coalesce(protocol, 'unknown') AS protocol,
                              coalesce(dose_band, 'unknown') AS dose_band, wave, * EXCLUDE (substance, protocol, dose_band, wave)
                       FROM research.responses)
            SELECT substance, coalesce(protocol, 'all'), coalesce(dose_band, 'all'), wave, 'x',
@@ -127,7 +140,9 @@ def _truth(conn):
                   count(flag_lithium) FILTER (WHERE flag_lithium), count(flag_lithium) FILTER (WHERE NOT flag_lithium),
                   count(*) FILTER (WHERE flag_phq9_item9), count(*) FILTER (WHERE NOT flag_phq9_item9)
            FROM b GROUP BY GROUPING SETS ((substance, protocol, dose_band, wave), (substance, protocol, wave),
-                                          (substance, dose_band, wave), (substance, wave))""").fetchall()}
+                                          (substance, dose_band, wave), (substance, wave))"""
+        ).fetchall()
+    }
 
 
 def test_no_published_figure_rests_on_a_small_or_all_alike_cell(warehouse, study):
@@ -136,9 +151,10 @@ def test_no_published_figure_rests_on_a_small_or_all_alike_cell(warehouse, study
     truth = _truth(warehouse)
     rows = warehouse.execute(
         "SELECT substance, protocol, dose_band, wave, n_participants, n, mean FROM public.outcomes "
-        "WHERE measure = 'phq9_total'").fetchall()
+        "WHERE measure = 'phq9_total'"
+    ).fetchall()
     checked = 0
-    for sub, prot, band, wave, n_cell, n, mean in rows:
+    for sub, prot, band, wave, n_cell, _n, mean in rows:
         true = truth.get((sub, prot, band, wave, "x"))
         if n_cell is not None:
             assert true and true[0] >= 11
@@ -148,7 +164,8 @@ def test_no_published_figure_rests_on_a_small_or_all_alike_cell(warehouse, study
     assert checked >= 10
     flagged = warehouse.execute(
         "SELECT substance, protocol, dose_band, wave, signal, n_flagged FROM public.safety_signals "
-        "WHERE n_flagged IS NOT NULL AND signal IN ('lithium', 'phq9_item9')").fetchall()
+        "WHERE n_flagged IS NOT NULL AND signal IN ('lithium', 'phq9_item9')"
+    ).fetchall()
     for sub, prot, band, wave, signal, _ in flagged:
         true = truth[(sub, prot, band, wave, "x")]
         yes, no = (true[4], true[5]) if signal == "lithium" else (true[6], true[7])
@@ -161,7 +178,8 @@ def test_zero_flagged_looks_like_few_flagged(warehouse, study):
     truth = _truth(warehouse)
     rows = warehouse.execute(
         "SELECT substance, protocol, dose_band, wave, n_flagged, suppressed FROM public.safety_signals "
-        "WHERE signal = 'lithium'").fetchall()
+        "WHERE signal = 'lithium'"
+    ).fetchall()
     zero = [r for r in rows if (t := truth.get(tuple(r[:4]) + ("x",))) and t[0] >= 11 and t[4] == 0]
     assert zero, "the sample should have populated cells where nobody reports lithium"
     assert all(r[4] is None and r[5] for r in zero)
@@ -171,9 +189,12 @@ def test_a_withheld_count_does_not_follow_from_margins(warehouse, study):
     """Margin minus its published finer cells would give the withheld cells' total exactly, were counts exact."""
     published(warehouse, {study.study: study})
     truth = _truth(warehouse)
-    cells = {tuple(r[:4]): r[4] for r in warehouse.execute(
-        "SELECT substance, protocol, dose_band, wave, n_participants FROM public.outcomes WHERE measure = 'phq9_total'"
-    ).fetchall()}
+    cells = {
+        tuple(r[:4]): r[4]
+        for r in warehouse.execute(
+            "SELECT substance, protocol, dose_band, wave, n_participants FROM public.outcomes WHERE measure = 'phq9_total'"
+        ).fetchall()
+    }
     exact_hits = attempts = 0
     for (sub, prot, band, wave), n in cells.items():
         if prot == "all" or band != "all" or n is None:
@@ -196,7 +217,8 @@ def test_equal_counts_of_a_cell_get_equal_noise(warehouse, study):
         """SELECT count(*) FROM (SELECT grouping, substance, protocol, dose_band, wave
                                  FROM public.safety_signals
                                  WHERE signal IN ('lithium', 'ssri_snri', 'maoi') AND n_assessed IS NOT NULL
-                                 GROUP BY ALL HAVING count(DISTINCT n_assessed) > 1)""").fetchone()[0]
+                                 GROUP BY ALL HAVING count(DISTINCT n_assessed) > 1)"""
+    ).fetchone()[0]
     assert spread == 0  # medication signals share one assessed count per cell, so they share its noise
 
 
@@ -221,19 +243,31 @@ def test_a_cell_with_exactly_its_margins_people_is_withheld_whole(study):
     conn = duckdb.connect()
     ensure_tables(conn)
     rows = [(f"a{i:03d}", "lsd_analogue", "fadiman", "standard", 5 + i % 7) for i in range(15)]
-    rows += [(f"p{i:03d}", "psilocybin_mushrooms", ("fadiman", "stamets")[i % 2], "standard", i % 20) for i in range(40)]
-    conn.executemany("INSERT INTO research.responses (study, participant_id, wave, substance, protocol, dose_band, "
-                     "phq9_total) VALUES ('microdose_mood', ?, 'baseline', ?, ?, ?, ?)", rows)
+    rows += [
+        (f"p{i:03d}", "psilocybin_mushrooms", ("fadiman", "stamets")[i % 2], "standard", i % 20) for i in range(40)
+    ]
+    conn.executemany(
+        "INSERT INTO research.responses (study, participant_id, wave, substance, protocol, dose_band, "
+        "phq9_total) VALUES ('microdose_mood', ?, 'baseline', ?, ?, ?, ?)",
+        rows,
+    )
     conn.execute("""INSERT INTO research.instrument_scores (study, participant_id, wave, instrument, scale, score)
                     SELECT study, participant_id, wave, 'phq9', 'total', phq9_total FROM research.responses""")
     release.build_public_tables(conn, {study.study: study}, KEY)
-    got = {r[0]: r[1:] for r in conn.execute(
-        """SELECT grouping, n_participants, n, suppressed FROM public.outcomes
+    got = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            """SELECT grouping, n_participants, n, suppressed FROM public.outcomes
            WHERE substance = 'lsd_analogue' AND wave = 'baseline' AND measure = 'phq9_total'
-             AND protocol IN ('fadiman', 'all') AND dose_band IN ('standard', 'all')""").fetchall()}
+             AND protocol IN ('fadiman', 'all') AND dose_band IN ('standard', 'all')"""
+        ).fetchall()
+    }
     assert got["substance"][0] is not None and got["substance"][2] is False  # the margin is published
     for finer in ("substance_protocol", "substance_dose_band", "substance_protocol_dose_band"):
         assert got[finer] == (None, None, True), finer
     # psilocybin's cells hold different people from their margin: published as usual
-    assert conn.execute("""SELECT count(*) FROM public.outcomes WHERE substance = 'psilocybin_mushrooms'
-                           AND grouping = 'substance_protocol' AND NOT suppressed""").fetchone()[0] == 2
+    assert (
+        conn.execute("""SELECT count(*) FROM public.outcomes WHERE substance = 'psilocybin_mushrooms'
+                           AND grouping = 'substance_protocol' AND NOT suppressed""").fetchone()[0]
+        == 2
+    )

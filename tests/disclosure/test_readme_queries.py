@@ -29,8 +29,9 @@ def test_readme_analyst_queries_run_as_written(sample_warehouse, study, tmp_path
     from tests.disclosure.conftest import KEY, copy_into_memory
 
     conn = copy_into_memory(sample_warehouse)
-    assert release.write_research_tier(conn, tmp_path / "research" / "research_tier.duckdb", {study.study: study},
-                                       KEY).written
+    assert release.write_research_tier(
+        conn, tmp_path / "research" / "research_tier.duckdb", {study.study: study}, KEY
+    ).written
     release.build_public_tables(conn, {study.study: study}, KEY)
     release.write_public_tier(conn, tmp_path / "public")
     conn.close()

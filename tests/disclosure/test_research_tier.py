@@ -23,12 +23,14 @@ def research_rows(path, columns=QIS):
 def smallest_classes(path, qis=QIS) -> tuple[int, int]:
     """(smallest row class, smallest participant class over all their waves), computed here from scratch."""
     with duckdb.connect(str(path), read_only=True) as conn:
-        rows = conn.execute(f"SELECT min(n) FROM (SELECT count(*) n FROM research.responses GROUP BY {', '.join(qis)})"
-                            ).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT min(n) FROM (SELECT count(*) n FROM research.responses GROUP BY {', '.join(qis)})"
+        ).fetchone()[0]
         people = conn.execute(
             f"""SELECT min(n) FROM (SELECT count(*) n FROM (
-                    SELECT participant_id, string_agg(concat_ws('|', wave, {', '.join(qis)}), '#' ORDER BY wave) s
-                    FROM research.responses GROUP BY participant_id) GROUP BY s)""").fetchone()[0]
+                    SELECT participant_id, string_agg(concat_ws('|', wave, {", ".join(qis)}), '#' ORDER BY wave) s
+                    FROM research.responses GROUP BY participant_id) GROUP BY s)"""
+        ).fetchone()[0]
     return rows, people
 
 
@@ -50,10 +52,20 @@ def test_sample_research_tier_is_k_anonymous(warehouse, study, tmp_path):
     with duckdb.connect(str(target), read_only=True) as conn:
         filled = conn.execute(f"SELECT {', '.join(f'count({c})' for c in withheld)} FROM research.responses").fetchone()
         assert dict(zip(withheld, filled)) == {c: 0 for c in withheld}
-        assert conn.execute("SELECT count(*), count(*) FILTER (WHERE days_since_baseline % 7 = 0) "
-                            "FROM research.responses WHERE days_since_baseline IS NOT NULL").fetchone()[0] > 100
+        assert (
+            conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE days_since_baseline % 7 = 0) "
+                "FROM research.responses WHERE days_since_baseline IS NOT NULL"
+            ).fetchone()[0]
+            > 100
+        )
         assert conn.execute("SELECT bool_and(days_since_baseline % 7 = 0) FROM research.responses").fetchone()[0]
-        assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name NOT IN ('research', 'summary', 'meta')").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name NOT IN ('research', 'summary', 'meta')"
+            ).fetchone()[0]
+            == 0
+        )
         if figures["generalisation"]["protocol"] != "protocol":
             assert conn.execute("SELECT count(flag_daily_dosing) FROM research.responses").fetchone()[0] == 0
     # the tier's pseudonyms are its own: they do not match the restricted warehouse's
@@ -81,17 +93,31 @@ def test_a_unique_participant_is_withheld_not_published(tmp_path, study):
     ensure_tables(conn)
     rows = [(f"p{i:03d}", "35-44", "woman", "Germany", "lsd", "2025-Q2") for i in range(30)]
     rows += [("loner", "65+", "non_binary", "Australia", "lsd_analogue", "2024-Q1")]
-    conn.executemany("INSERT INTO research.responses (study, participant_id, wave, age_band, gender, country, substance, "
-                     "response_quarter) VALUES ('microdose_mood', ?, 'baseline', ?, ?, ?, ?, ?)", rows)
+    conn.executemany(
+        "INSERT INTO research.responses (study, participant_id, wave, age_band, gender, country, substance, "
+        "response_quarter) VALUES ('microdose_mood', ?, 'baseline', ?, ?, ?, ?, ?)",
+        rows,
+    )
     report = release.write_research_tier(conn, tmp_path / "r.duckdb", {study.study: study}, KEY)
     figures = report.studies[study.study]
     assert figures["records_removed"] + figures["records_identifiers_withheld"] == 1
     # nothing was generalised for the 30 who were safe already: the finest node meets the budget
-    assert set(figures["generalisation"].values()) <= {"10-year band", "category", "country", "substance", "quarter",
-                                                       "protocol", "band"}
+    assert set(figures["generalisation"].values()) <= {
+        "10-year band",
+        "category",
+        "country",
+        "substance",
+        "quarter",
+        "protocol",
+        "band",
+    }
     with duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True) as out:
-        assert out.execute("SELECT count(*) FROM research.responses WHERE country = 'Australia' OR age_band = '65+'"
-                           ).fetchone()[0] == 0
+        assert (
+            out.execute(
+                "SELECT count(*) FROM research.responses WHERE country = 'Australia' OR age_band = '65+'"
+            ).fetchone()[0]
+            == 0
+        )
 
 
 def test_a_file_that_fails_its_check_is_never_put_in_place(warehouse, study, tmp_path, monkeypatch):
@@ -101,8 +127,12 @@ def test_a_file_that_fails_its_check_is_never_put_in_place(warehouse, study, tmp
 
     def untreated(conn, study_name, settings, treatment):  # a bug that forgot to treat anyone
         finest = kanonymity.Generalisation({q: 0 for q in settings.quasi_identifiers}, 0.0, 0, 0)
-        original(conn, study_name, settings.model_copy(update={"k": 1}),
-                 kanonymity.Treatment(finest, treatment.common_genders, 0, 0, 0, 0.0))
+        original(
+            conn,
+            study_name,
+            settings.model_copy(update={"k": 1}),
+            kanonymity.Treatment(finest, treatment.common_genders, 0, 0, 0, 0.0),
+        )
 
     monkeypatch.setattr(kanonymity, "generalised_rows", untreated)
     report = release.write_research_tier(warehouse, target, {study.study: study}, KEY)
@@ -120,7 +150,8 @@ def synthetic_study(conn, participants: int, seed: float = 0.42) -> None:
     conn.execute(
         f"""CREATE TEMP TABLE people AS SELECT i, random() AS a, random() AS g, random() AS c, random() AS s,
                    floor(random() * 8)::INT AS q, random() AS f, random() AS p, random() AS d
-            FROM range({participants}) t(i)""")
+            FROM range({participants}) t(i)"""
+    )
     people = """
         CASE WHEN a < 0.25 THEN '18-24' WHEN a < 0.55 THEN '25-34' WHEN a < 0.77 THEN '35-44' WHEN a < 0.90 THEN '45-54'
              WHEN a < 0.97 THEN '55-64' ELSE '65+' END,
@@ -136,12 +167,14 @@ def synthetic_study(conn, participants: int, seed: float = 0.42) -> None:
     conn.execute(
         f"""INSERT INTO research.responses (study, participant_id, wave, age_band, gender, country, substance, protocol,
                                               dose_band, response_quarter)
-            SELECT 'microdose_mood', md5(i::VARCHAR), 'baseline', {people}, {quarter.format(q='q')} FROM people""")
+            SELECT 'microdose_mood', md5(i::VARCHAR), 'baseline', {people}, {quarter.format(q="q")} FROM people"""
+    )
     conn.execute(
         f"""INSERT INTO research.responses (study, participant_id, wave, age_band, gender, country, substance, protocol,
                                               dose_band, response_quarter)
             SELECT 'microdose_mood', md5(i::VARCHAR), 'followup_30d', {people},
-                   {quarter.format(q='least(q + (f < 0.3)::INT, 7)')} FROM people WHERE f < 0.7""")
+                   {quarter.format(q="least(q + (f < 0.3)::INT, 7)")} FROM people WHERE f < 0.7"""
+    )
 
 
 @pytest.fixture(scope="module")
@@ -180,15 +213,17 @@ def test_anonymeter_finds_little_singling_out_or_linkage_risk(warehouse, study, 
     released_half = "('0', '1', '2', '3', '4', '5', '6', '7')"
     control = warehouse.execute(
         f"SELECT {', '.join(QIS)} FROM research.responses WHERE wave = 'baseline' "
-        f"AND left(md5(participant_id), 1) NOT IN {released_half}").df()
+        f"AND left(md5(participant_id), 1) NOT IN {released_half}"
+    ).df()
     warehouse.execute(f"DELETE FROM research.responses WHERE left(md5(participant_id), 1) NOT IN {released_half}")
     original = warehouse.execute(f"SELECT {', '.join(QIS)} FROM research.responses WHERE wave = 'baseline'").df()
     target = tmp_path / "research_tier.duckdb"
     release.write_research_tier(warehouse, target, {study.study: study}, KEY)
     with duckdb.connect(str(target), read_only=True) as conn:
         treated = conn.execute(f"SELECT {', '.join(QIS)} FROM research.responses WHERE wave = 'baseline'").df()
-    risks = privacy_tools.anonymeter_risks_many(original, {"raw": original, "research_tier": treated}, control,
-                                                aux_cols=(QIS[:2], QIS[2:]), n_attacks=100)
+    risks = privacy_tools.anonymeter_risks_many(
+        original, {"raw": original, "research_tier": treated}, control, aux_cols=(QIS[:2], QIS[2:]), n_attacks=100
+    )
     raw, tier = risks["raw"], risks["research_tier"]
     print("anonymeter", {k: (v["singling_out_risk"], v["linkability_risk"]) for k, v in risks.items()})
     assert raw["singling_out_risk"] > 0.3  # releasing the rows as loaded singles people out

@@ -23,8 +23,14 @@ def built(sample_warehouse, study):
     conn = copy_into_memory(sample_warehouse)
     measures = inputs.build_inputs(conn, study.study, study)
     waves = inputs.study_waves(conn, study, study.study)
-    exact.build_exact(conn, study.study, waves, [m.name for m in measures],
-                      [w for w in waves if w != study.baseline_wave], study.disclosure.min_cell)
+    exact.build_exact(
+        conn,
+        study.study,
+        waves,
+        [m.name for m in measures],
+        [w for w in waves if w != study.baseline_wave],
+        study.disclosure.min_cell,
+    )
     inputs.drop_inputs(conn)
     release.build_public_tables(conn, {study.study: study}, KEY)
     yield conn
@@ -32,15 +38,20 @@ def built(sample_warehouse, study):
 
 
 def _scores(conn, where: str, params=()) -> dict[str, float]:
-    return dict(conn.execute(
-        f"""SELECT r.participant_id, s.score FROM research.responses r JOIN research.instrument_scores s
-            USING (study, participant_id, wave) WHERE s.score IS NOT NULL AND {where}""", params).fetchall())
+    return dict(
+        conn.execute(
+            f"""SELECT r.participant_id, s.score FROM research.responses r JOIN research.instrument_scores s
+            USING (study, participant_id, wave) WHERE s.score IS NOT NULL AND {where}""",
+            params,
+        ).fetchall()
+    )
 
 
 def test_outcomes_match_scipy(built):
     rows = built.execute(
         """SELECT substance, protocol, dose_band, wave, measure, n, mean, sd, median, q1, q3, ci_low, ci_high
-           FROM summary.outcomes WHERE NOT suppressed AND n > 0""").fetchall()
+           FROM summary.outcomes WHERE NOT suppressed AND n > 0"""
+    ).fetchall()
     assert len(rows) > 20
     checked = 0
     for substance, protocol, band, wave, measure, n, mean, sd, median, q1, q3, lo, hi in rows:
@@ -70,10 +81,14 @@ def _pairs(conn, measure: str, followup: str, protocol: str | None):
         """SELECT r.participant_id, s.score, r.protocol, r.substance FROM research.responses r
            JOIN research.instrument_scores s USING (study, participant_id, wave)
            WHERE r.wave = 'baseline' AND s.instrument = ? AND s.scale = ? AND s.score IS NOT NULL""",
-        [instrument, scale]).fetchall()
+        [instrument, scale],
+    ).fetchall()
     follow = dict(_scores(conn, "r.wave = ? AND s.instrument = ? AND s.scale = ?", [followup, instrument, scale]))
-    return [(b, follow[pid], p, sub) for pid, b, p, sub in base if pid in follow
-            and (protocol is None or (p or "unknown") == protocol)]
+    return [
+        (b, follow[pid], p, sub)
+        for pid, b, p, sub in base
+        if pid in follow and (protocol is None or (p or "unknown") == protocol)
+    ]
 
 
 def test_change_from_baseline_matches_scipy_and_statsmodels(built):
@@ -81,12 +96,34 @@ def test_change_from_baseline_matches_scipy_and_statsmodels(built):
         """SELECT substance, protocol, wave, measure, n_pairs, mean_change, sd_change, ci_low, ci_high, cohens_dz,
                   change_in_baseline_sd, n_response, response_ci_low, response_ci_high, n_remission, n_improved,
                   improved_ci_low, improved_ci_high
-           FROM summary.change_from_baseline WHERE NOT suppressed AND n_pairs > 0 AND dose_band = 'all'""").fetchall()
+           FROM summary.change_from_baseline WHERE NOT suppressed AND n_pairs > 0 AND dose_band = 'all'"""
+    ).fetchall()
     assert any(r[3] == "phq9_total" for r in rows) and any(r[1] != "all" for r in rows)
-    for (substance, protocol, wave, measure, n, mean, sd, lo, hi, dz, base_units, n_resp, r_lo, r_hi, n_rem,
-         n_imp, i_lo, i_hi) in rows:
-        pairs = [(b, f) for b, f, _, sub in _pairs(built, measure, wave, None if protocol == "all" else protocol)
-                 if (sub or "unknown") == substance]
+    for (
+        substance,
+        protocol,
+        wave,
+        measure,
+        n,
+        mean,
+        sd,
+        lo,
+        hi,
+        dz,
+        base_units,
+        n_resp,
+        r_lo,
+        r_hi,
+        n_rem,
+        n_imp,
+        i_lo,
+        i_hi,
+    ) in rows:
+        pairs = [
+            (b, f)
+            for b, f, _, sub in _pairs(built, measure, wave, None if protocol == "all" else protocol)
+            if (sub or "unknown") == substance
+        ]
         base = np.array([b for b, _ in pairs], dtype=float)
         d = np.array([f - b for b, f in pairs], dtype=float)
         assert n == len(d)
@@ -113,11 +150,13 @@ def test_attrition_shows_who_was_lost(built):
     rows = built.execute(
         """SELECT substance, n_baseline, n_followed_up, n_lost, baseline_mean_followed_up, baseline_mean_lost
            FROM summary.attrition WHERE grouping = 'substance' AND measure = 'phq9_total' AND NOT suppressed
-             AND n_baseline > 0""").fetchall()
+             AND n_baseline > 0"""
+    ).fetchall()
     assert rows
     for substance, n_b, n_f, n_l, m_f, m_l in rows:
-        base = _scores(built, "r.wave = 'baseline' AND s.instrument = 'phq9' AND coalesce(r.substance, 'unknown') = ?",
-                       [substance])
+        base = _scores(
+            built, "r.wave = 'baseline' AND s.instrument = 'phq9' AND coalesce(r.substance, 'unknown') = ?", [substance]
+        )
         follow = _scores(built, "r.wave = 'followup_30d' AND s.instrument = 'phq9'")
         kept = [v for p, v in base.items() if p in follow]
         lost = [v for p, v in base.items() if p not in follow]
@@ -127,10 +166,17 @@ def test_attrition_shows_who_was_lost(built):
 
 def test_exact_tables_withhold_small_cells_and_what_margins_would_reveal(built, study):
     min_cell = study.disclosure.min_cell
-    assert built.execute(f"""SELECT count(*) FROM summary.outcomes
-                             WHERE NOT suppressed AND n BETWEEN 1 AND {min_cell - 1}""").fetchone()[0] == 0
-    assert built.execute("SELECT count(*) FROM summary.outcomes WHERE suppressed AND (n IS NOT NULL OR mean IS NOT NULL)"
-                         ).fetchone()[0] == 0
+    assert (
+        built.execute(f"""SELECT count(*) FROM summary.outcomes
+                             WHERE NOT suppressed AND n BETWEEN 1 AND {min_cell - 1}""").fetchone()[0]
+        == 0
+    )
+    assert (
+        built.execute(
+            "SELECT count(*) FROM summary.outcomes WHERE suppressed AND (n IS NOT NULL OR mean IS NOT NULL)"
+        ).fetchone()[0]
+        == 0
+    )
     # no withheld cell can be recovered as a published margin minus its published parts
     leaks = built.execute(
         f"""WITH truth AS (
@@ -145,25 +191,32 @@ def test_exact_tables_withhold_small_cells_and_what_margins_would_reveal(built, 
                  AND c.measure = p.measure AND p.dose_band = c.dose_band AND p.protocol = 'all' AND c.protocol <> 'all'
             WHERE NOT p.suppressed
             GROUP BY p.substance, p.wave, p.measure, p.dose_band, p.n
-            HAVING p.n - sum(c.n) FILTER (WHERE NOT c.suppressed) BETWEEN 1 AND {min_cell - 1}""").fetchall()
+            HAVING p.n - sum(c.n) FILTER (WHERE NOT c.suppressed) BETWEEN 1 AND {min_cell - 1}"""
+    ).fetchall()
     assert leaks == []
 
 
 def test_public_statistics_are_consistent_and_never_zero_for_withheld(built):
     rows = built.execute(
-        """SELECT n, mean, sd, median, q1, q3, ci_low, ci_high, suppressed FROM public.outcomes""").fetchall()
+        """SELECT n, mean, sd, median, q1, q3, ci_low, ci_high, suppressed FROM public.outcomes"""
+    ).fetchall()
     published = [r for r in rows if not r[-1]]
     assert published and all(r[0] >= 11 for r in published)
     assert all(r[1] is None and r[2] is None and r[3] is None for r in rows if r[-1])
-    for n, mean, sd, median, q1, q3, lo, hi, _ in published:
+    for _n, mean, sd, median, q1, q3, lo, hi, _ in published:
         assert q1 <= median <= q3 and lo < mean < hi and sd >= 0
     # public change figures: withheld ones are NULL, published rates come with an interval around them
     for n_resp, rate, lo, hi in built.execute(
-            "SELECT n_response, response_rate, response_ci_low, response_ci_high FROM public.change_from_baseline "
-            "WHERE NOT suppressed AND n_response IS NOT NULL").fetchall():
+        "SELECT n_response, response_rate, response_ci_low, response_ci_high FROM public.change_from_baseline "
+        "WHERE NOT suppressed AND n_response IS NOT NULL"
+    ).fetchall():
         assert n_resp >= 11 and lo <= rate <= hi
-    assert built.execute("SELECT count(*) FROM public.change_from_baseline WHERE suppressed AND n_pairs IS NOT NULL"
-                         ).fetchone()[0] == 0
+    assert (
+        built.execute(
+            "SELECT count(*) FROM public.change_from_baseline WHERE suppressed AND n_pairs IS NOT NULL"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_public_figures_are_close_to_the_exact_ones(built):
@@ -172,7 +225,8 @@ def test_public_figures_are_close_to_the_exact_ones(built):
     pairs = built.execute(
         """SELECT p.mean, s.mean, p.median, s.median FROM public.outcomes p JOIN summary.outcomes s
            USING (study, substance, protocol, dose_band, wave, measure)
-           WHERE NOT p.suppressed AND NOT s.suppressed AND s.n >= 100""").fetchall()
+           WHERE NOT p.suppressed AND NOT s.suppressed AND s.n >= 100"""
+    ).fetchall()
     assert pairs
     assert all(abs(pm - sm) < 1.0 and abs(pmed - smed) <= 2 for pm, sm, pmed, smed in pairs)
 
@@ -200,12 +254,14 @@ def test_exact_tables_do_not_combine_into_a_small_group_total(built, study):
            FROM summary.outcomes o
            JOIN summary.change_from_baseline c USING (substance, protocol, dose_band, wave, measure)
            JOIN summary.attrition a USING (substance, protocol, dose_band, wave, measure)
-           WHERE NOT o.suppressed AND NOT c.suppressed AND NOT a.suppressed AND o.n > 0""").fetchall()
+           WHERE NOT o.suppressed AND NOT c.suppressed AND NOT a.suppressed AND o.n > 0"""
+    ).fetchall()
     assert rows
     answers = {}
     for pid, wave, substance, protocol, band in built.execute(
-            "SELECT participant_id, wave, coalesce(substance, 'unknown'), coalesce(protocol, 'unknown'), "
-            "coalesce(dose_band, 'unknown') FROM research.responses").fetchall():
+        "SELECT participant_id, wave, coalesce(substance, 'unknown'), coalesce(protocol, 'unknown'), "
+        "coalesce(dose_band, 'unknown') FROM research.responses"
+    ).fetchall():
         answers[(pid, wave)] = (substance, protocol, band)
 
     def in_cell(cell, substance, protocol, band):
@@ -214,8 +270,10 @@ def test_exact_tables_do_not_combine_into_a_small_group_total(built, study):
     for substance, protocol, band, wave, measure in rows:
         instrument, scale = measure.split("_", 1)
         cell = (substance, protocol, band)
-        scored = {w: set(_scores(built, "r.wave = ? AND s.instrument = ? AND s.scale = ?", [w, instrument, scale]))
-                  for w in ("baseline", wave)}
+        scored = {
+            w: set(_scores(built, "r.wave = ? AND s.instrument = ? AND s.scale = ?", [w, instrument, scale]))
+            for w in ("baseline", wave)
+        }
         at_followup = {p for p in scored[wave] if in_cell(cell, *answers[(p, wave)])}
         pairs = {p for p in scored[wave] & scored["baseline"] if in_cell(cell, *answers[(p, "baseline")])}
         outside = len(at_followup ^ pairs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -25,14 +26,30 @@ def check(sub, text, amount, unit, status, reason=None, low=None, high=None, **k
         assert math.isclose(r.range_low, low) and math.isclose(r.range_high, high), r
 
 
-@pytest.mark.parametrize("text", ["0.2g", "0.2 g", "0.2  grams", ".2g", "0,2 g", "200mg", "200 milligrams",
-                                  "200000 µg", "200000 μg", "200000ug", "200000 mcg", "200000 micrograms"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.2g",
+        "0.2 g",
+        "0.2  grams",
+        ".2g",
+        "0,2 g",
+        "200mg",
+        "200 milligrams",
+        "200000 µg",
+        "200000 μg",
+        "200000ug",
+        "200000 mcg",
+        "200000 micrograms",
+    ],
+)
 def test_mushroom_units_all_normalise_to_grams(text):
     check(M, text, 0.2, "g", "exact", "explicit_unit")
 
 
-@pytest.mark.parametrize("text", ["10ug", "10 µg", "10μg", "10 mcg", "10 micrograms", "0.01 mg", "0,01mg",
-                                  "0.00001 g", "10 mics"])
+@pytest.mark.parametrize(
+    "text", ["10ug", "10 µg", "10μg", "10 mcg", "10 micrograms", "0.01 mg", "0,01mg", "0.00001 g", "10 mics"]
+)
 def test_lsd_units_all_normalise_to_micrograms(text):
     check(L, text, 10, "ug", "exact")
 
@@ -92,8 +109,21 @@ def test_volumetric_doses():
     check(L, "10ug/ml", None, None, "unparseable", "concentration_without_volume")
 
 
-@pytest.mark.parametrize("text", ["Oct-15", "1-Oct", "15-Oct", "oct-15", "Jan-10", "10-Jan", "15-Oct-2019",
-                                  "2015-10-01", "10/15/2015", "10/15/2015 0:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Oct-15",
+        "1-Oct",
+        "15-Oct",
+        "oct-15",
+        "Jan-10",
+        "10-Jan",
+        "15-Oct-2019",
+        "2015-10-01",
+        "10/15/2015",
+        "10/15/2015 0:00",
+    ],
+)
 def test_spreadsheet_dates_are_never_numbers(text):
     for sub in (M, L):
         check(sub, text, None, None, "unparseable", "spreadsheet_date")
@@ -104,9 +134,19 @@ def test_vague_amounts(text):
     check(M, text, None, None, "unparseable", "vague_amount")
 
 
-@pytest.mark.parametrize("text,reason", [(None, "empty"), ("", "empty"), ("   ", "empty"), ("-99", "unanswered_code"),
-                                         (-99, "unanswered_code"), ("N/A", "no_answer"), (float("nan"), "empty"),
-                                         (pd.NA, "empty")])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        (None, "empty"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("-99", "unanswered_code"),
+        (-99, "unanswered_code"),
+        ("N/A", "no_answer"),
+        (float("nan"), "empty"),
+        (pd.NA, "empty"),
+    ],
+)
 def test_missing(text, reason):
     check(M, text, None, None, "missing", reason)
 
@@ -153,5 +193,5 @@ def test_long_answers_are_left_for_a_human():
 def test_result_is_a_frozen_dataclass():
     r = parse_dose(M, "0.2g")
     assert isinstance(r, DoseResult)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         r.amount = 1.0  # type: ignore[misc]

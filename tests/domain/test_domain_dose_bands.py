@@ -12,20 +12,37 @@ from pipelines.domain.dose_bands import DoseBands, DoseBandsError, dose_band
 M, L, A = "psilocybin_mushrooms", "lsd", "lsd_analogue"
 
 
-@pytest.mark.parametrize("amount,band", [
-    (0.0, "very_low"), (0.05, "very_low"), (0.0999, "very_low"),
-    (0.1, "standard"), (0.2, "standard"), (0.3, "standard"),          # 0.1 - 0.3 inclusive
-    (0.3001, "high_micro"), (0.5, "high_micro"),                       # > 0.3 - 0.5
-    (0.5001, "above_micro"), (5.0, "above_micro"),                     # > 0.5
-])
+@pytest.mark.parametrize(
+    "amount,band",
+    [
+        (0.0, "very_low"),
+        (0.05, "very_low"),
+        (0.0999, "very_low"),
+        (0.1, "standard"),
+        (0.2, "standard"),
+        (0.3, "standard"),  # 0.1 - 0.3 inclusive
+        (0.3001, "high_micro"),
+        (0.5, "high_micro"),  # > 0.3 - 0.5
+        (0.5001, "above_micro"),
+        (5.0, "above_micro"),  # > 0.5
+    ],
+)
 def test_psilocybin_default_edges(amount, band):
     assert dose_band(M, amount, None) == band
 
 
-@pytest.mark.parametrize("amount,band", [
-    (4.99, "very_low"), (5, "standard"), (10, "standard"), (10.01, "high_micro"), (20, "high_micro"),
-    (20.01, "above_micro"), (150, "above_micro"),
-])
+@pytest.mark.parametrize(
+    "amount,band",
+    [
+        (4.99, "very_low"),
+        (5, "standard"),
+        (10, "standard"),
+        (10.01, "high_micro"),
+        (20, "high_micro"),
+        (20.01, "above_micro"),
+        (150, "above_micro"),
+    ],
+)
 def test_lsd_and_analogue_default_edges(amount, band):
     assert dose_band(L, amount, None) == band
     assert dose_band(A, amount, DoseBands.from_dict(None)) == band
@@ -42,8 +59,9 @@ def test_unknown_substance_is_unknown_band():
 
 
 def test_study_override_from_plain_dict():
-    bands = DoseBands.from_dict({"psilocybin_mushrooms": {"very_low": 0.05, "standard": 0.25, "high_micro": 0.4},
-                                 "lsd": {"standard": 12}})
+    bands = DoseBands.from_dict(
+        {"psilocybin_mushrooms": {"very_low": 0.05, "standard": 0.25, "high_micro": 0.4}, "lsd": {"standard": 12}}
+    )
     assert dose_band(M, 0.07, bands) == "standard"
     assert dose_band(M, 0.3, bands) == "high_micro"
     assert dose_band(M, 0.45, bands) == "above_micro"
@@ -64,16 +82,19 @@ def test_from_config_none_is_the_defaults():
     assert DoseBands.from_config(None).to_dict()[M] == {"very_low": 0.1, "standard": 0.3, "high_micro": 0.5}
 
 
-@pytest.mark.parametrize("config,named", [
-    ({"psilocybin": {"standard": 0.3}}, "psilocybin"),
-    ({M: {"very_lo": 0.1}}, f"{M}.very_lo"),
-    ({M: {"standard": -0.3}}, f"{M}.standard"),
-    ({M: {"standard": True}}, f"{M}.standard"),
-    ({M: {"standard": "0.3"}}, f"{M}.standard"),
-    ({L: {"standard": 30}}, L),              # standard above high_micro: order broken
-    ({M: {"high_micro": math.inf}}, f"{M}.high_micro"),
-    ({M: 0.3}, M),
-])
+@pytest.mark.parametrize(
+    "config,named",
+    [
+        ({"psilocybin": {"standard": 0.3}}, "psilocybin"),
+        ({M: {"very_lo": 0.1}}, f"{M}.very_lo"),
+        ({M: {"standard": -0.3}}, f"{M}.standard"),
+        ({M: {"standard": True}}, f"{M}.standard"),
+        ({M: {"standard": "0.3"}}, f"{M}.standard"),
+        ({L: {"standard": 30}}, L),  # standard above high_micro: order broken
+        ({M: {"high_micro": math.inf}}, f"{M}.high_micro"),
+        ({M: 0.3}, M),
+    ],
+)
 def test_validation_errors_name_the_bad_key(config, named):
     with pytest.raises(DoseBandsError) as err:
         DoseBands.from_dict(config)

@@ -36,8 +36,10 @@ def _agrees(row: dict[str, str]) -> bool:
     if row["expected_low"]:
         if r.range_low is None or r.range_high is None:
             return False
-        if not (math.isclose(r.range_low, float(row["expected_low"]))
-                and math.isclose(r.range_high, float(row["expected_high"]))):
+        if not (
+            math.isclose(r.range_low, float(row["expected_low"]))
+            and math.isclose(r.range_high, float(row["expected_high"]))
+        ):
             return False
     return True
 
@@ -76,9 +78,12 @@ def test_no_exact_result_is_off_by_a_unit_factor():
 
 
 def test_never_exact_where_a_researcher_would_flag_for_review():
-    wrong = [row["text"] for row in _rows()
-             if row["expected_status"] in ("ambiguous", "unparseable", "missing")
-             and parse_dose(row["substance"], row["text"]).status in ("exact", "range")]
+    wrong = [
+        row["text"]
+        for row in _rows()
+        if row["expected_status"] in ("ambiguous", "unparseable", "missing")
+        and parse_dose(row["substance"], row["text"]).status in ("exact", "range")
+    ]
     assert wrong == []
 
 

@@ -24,9 +24,17 @@ def read(path):
 
 def test_adds_result_columns_and_parses_each_row(tmp_path):
     src, out = tmp_path / "in.csv", tmp_path / "out" / "doses.csv"
-    write(src, [["1", "psilocybin_mushrooms", "0.1-0.2g"], ["2", "lsd", "1/10 tab"], ["3", "lsd", "Oct-15"],
-                ["4", "psilocybin_mushrooms", ""], ["5", "psilocybin_mushrooms", "0.1-0.2g"],
-                ["6", "psilocybin_mushrooms", "1g"]])
+    write(
+        src,
+        [
+            ["1", "psilocybin_mushrooms", "0.1-0.2g"],
+            ["2", "lsd", "1/10 tab"],
+            ["3", "lsd", "Oct-15"],
+            ["4", "psilocybin_mushrooms", ""],
+            ["5", "psilocybin_mushrooms", "0.1-0.2g"],
+            ["6", "psilocybin_mushrooms", "1g"],
+        ],
+    )
     counts = parse_dose_file(src, out, tab_strength_ug=150.0)
     rows = read(out)
     assert rows[0] == ["id", "substance", "text", *RESULT_COLUMNS]
@@ -50,7 +58,7 @@ def test_bands_override(tmp_path):
 
 def test_output_is_formula_safe(tmp_path):
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
-    evil = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", "-99", "-0.2g"]
+    evil = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", "-99", "-0.2g"]
     write(src, [[str(i), "lsd", t] for i, t in enumerate(evil)] + [["=1", "psilocybin_mushrooms", "0.2g"]])
     parse_dose_file(src, out)
     rows = read(out)
@@ -58,7 +66,7 @@ def test_output_is_formula_safe(tmp_path):
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
     texts = [r[2] for r in rows[1:]]
-    assert texts[0] == "'=HYPERLINK(\"http://x\",\"y\")" and texts[6] == "'-99" and texts[7] == "'-0.2g"
+    assert texts[0] == '\'=HYPERLINK("http://x","y")' and texts[6] == "'-99" and texts[7] == "'-0.2g"
     assert rows[-1][0] == "'=1" and rows[-1][3] == "0.2"  # our own numbers are written plainly
 
 
@@ -97,9 +105,16 @@ def test_existing_result_column_and_unreadable_files(tmp_path):
 
 def test_dose_result_json_is_serialisable_and_does_not_echo_text():
     d = dose_result_json("lsd", "1/10 of a 150ug tab jane@example.org", 100.0, None)
-    assert d == {"substance": "lsd", "amount": 15.0, "unit": "ug", "status": "exact",
-                 "reason": "tab_fraction_explicit_strength", "band": "high_micro", "range_low": None,
-                 "range_high": None}
+    assert d == {
+        "substance": "lsd",
+        "amount": 15.0,
+        "unit": "ug",
+        "status": "exact",
+        "reason": "tab_fraction_explicit_strength",
+        "band": "high_micro",
+        "range_low": None,
+        "range_high": None,
+    }
     assert "jane" not in json.dumps(d)
     r = dose_result_json("psilocybin_mushrooms", "0.1-0.2g", bands={"psilocybin_mushrooms": {"very_low": 0.2}})
     assert r["status"] == "range" and r["band"] == "very_low" and (r["range_low"], r["range_high"]) == (0.1, 0.2)

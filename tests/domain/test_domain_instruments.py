@@ -58,8 +58,15 @@ def test_phq9_band_edges():
 
 
 def test_gad7_band_edges():
-    rows = [[1, 1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0, 0], [3, 3, 3, 0, 0, 0, 0], [3, 3, 3, 1, 0, 0, 0],
-            [2, 2, 2, 2, 2, 2, 2], [3, 3, 3, 3, 3, 0, 0], [3, 3, 3, 3, 3, 3, 3]]
+    rows = [
+        [1, 1, 1, 1, 0, 0, 0],
+        [1, 1, 1, 1, 1, 0, 0],
+        [3, 3, 3, 0, 0, 0, 0],
+        [3, 3, 3, 1, 0, 0, 0],
+        [2, 2, 2, 2, 2, 2, 2],
+        [3, 3, 3, 3, 3, 0, 0],
+        [3, 3, 3, 3, 3, 3, 3],
+    ]
     out = score_instrument("GAD-7", frame(rows, 7))
     assert out["gad7_total"].tolist() == [4, 5, 9, 10, 14, 15, 21]
     assert out["gad7_band"].tolist() == ["minimal", "mild", "mild", "moderate", "moderate", "severe", "severe"]
@@ -97,17 +104,52 @@ def test_dass21_hand_computed_raw_and_x2_with_bands():
     assert out["dass21_stress_band"] == "normal"
 
 
-@pytest.mark.parametrize("subscale,items,edges", [
-    ("depression", [3, 5, 10, 13, 16, 17, 21],
-     [(4, "normal"), (5, "mild"), (6, "mild"), (7, "moderate"), (10, "moderate"), (11, "severe"), (13, "severe"),
-      (14, "extremely_severe")]),
-    ("anxiety", [2, 4, 7, 9, 15, 19, 20],
-     [(3, "normal"), (4, "mild"), (5, "moderate"), (7, "moderate"), (8, "severe"), (9, "severe"),
-      (10, "extremely_severe")]),
-    ("stress", [1, 6, 8, 11, 12, 14, 18],
-     [(7, "normal"), (8, "mild"), (9, "mild"), (10, "moderate"), (12, "moderate"), (13, "severe"), (16, "severe"),
-      (17, "extremely_severe")]),
-])
+@pytest.mark.parametrize(
+    "subscale,items,edges",
+    [
+        (
+            "depression",
+            [3, 5, 10, 13, 16, 17, 21],
+            [
+                (4, "normal"),
+                (5, "mild"),
+                (6, "mild"),
+                (7, "moderate"),
+                (10, "moderate"),
+                (11, "severe"),
+                (13, "severe"),
+                (14, "extremely_severe"),
+            ],
+        ),
+        (
+            "anxiety",
+            [2, 4, 7, 9, 15, 19, 20],
+            [
+                (3, "normal"),
+                (4, "mild"),
+                (5, "moderate"),
+                (7, "moderate"),
+                (8, "severe"),
+                (9, "severe"),
+                (10, "extremely_severe"),
+            ],
+        ),
+        (
+            "stress",
+            [1, 6, 8, 11, 12, 14, 18],
+            [
+                (7, "normal"),
+                (8, "mild"),
+                (9, "mild"),
+                (10, "moderate"),
+                (12, "moderate"),
+                (13, "severe"),
+                (16, "severe"),
+                (17, "extremely_severe"),
+            ],
+        ),
+    ],
+)
 def test_dass21_band_edges_on_the_x2_scale(subscale, items, edges):
     rows = []
     for raw, _ in edges:
@@ -166,8 +208,19 @@ def test_qids_sums_domains_not_items():
     assert out["qids_band"].tolist() == ["severe", "very_severe", "none"]
 
 
-@pytest.mark.parametrize("total,band", [(5, "none"), (6, "mild"), (10, "mild"), (11, "moderate"), (15, "moderate"),
-                                        (16, "severe"), (20, "severe"), (21, "very_severe")])
+@pytest.mark.parametrize(
+    "total,band",
+    [
+        (5, "none"),
+        (6, "mild"),
+        (10, "mild"),
+        (11, "moderate"),
+        (15, "moderate"),
+        (16, "severe"),
+        (20, "severe"),
+        (21, "very_severe"),
+    ],
+)
 def test_qids_band_edges(total, band):
     # fill single-item domains first: items 5, 10, 11, 12, 13, 14, then sleep (item 1), appetite (6), motor (15)
     order = [5, 10, 11, 12, 13, 14, 1, 6, 15]
@@ -248,9 +301,19 @@ def test_metadata_helpers():
 
 
 def test_proration_is_declared_flagged_and_fractional():
-    raw = {"instruments": {"phq9_prorated": {
-        "label": "PHQ-9 (prorated variant)", "prefix": "phq9p", "items": 9, "item_range": [0, 3], "scoring": "sum",
-        "proration": {"max_missing": 2}, "bands": [{"label": "low", "min": 0}, {"label": "high", "min": 10}]}}}
+    raw = {
+        "instruments": {
+            "phq9_prorated": {
+                "label": "PHQ-9 (prorated variant)",
+                "prefix": "phq9p",
+                "items": 9,
+                "item_range": [0, 3],
+                "scoring": "sum",
+                "proration": {"max_missing": 2},
+                "bands": [{"label": "low", "min": 0}, {"label": "high", "min": 10}],
+            }
+        }
+    }
     reg = registry_from_dict(raw)
     rows = [[2] * 8 + [NA], [1] * 7 + [NA, NA], [1] * 6 + [NA] * 3, [3] * 9, [3, 2] + [NA] * 7]
     out = score_instrument("phq9_prorated", frame(rows), registry=reg)
@@ -262,25 +325,56 @@ def test_proration_is_declared_flagged_and_fractional():
 
 
 def test_adding_an_instrument_is_a_declaration():
-    reg = registry_from_dict({"instruments": {"phq2": {
-        "label": "PHQ-2", "items": 2, "item_range": [0, 3], "scoring": "sum",
-        "bands": [{"label": "negative", "min": 0}, {"label": "positive", "min": 3}]}}})
+    reg = registry_from_dict(
+        {
+            "instruments": {
+                "phq2": {
+                    "label": "PHQ-2",
+                    "items": 2,
+                    "item_range": [0, 3],
+                    "scoring": "sum",
+                    "bands": [{"label": "negative", "min": 0}, {"label": "positive", "min": 3}],
+                }
+            }
+        }
+    )
     out = score_instrument("phq2", frame([[1, 1], [2, 1]]), registry=reg)
     assert out["phq2_band"].tolist() == ["negative", "positive"]
 
 
-@pytest.mark.parametrize("spec,named", [
-    ({"label": "x", "items": 3, "item_range": [0, 3], "scoring": "sum_subscales",
-      "subscales": {"a": {"items": [1, 4]}}}, "subscales.a.items"),
-    ({"label": "x", "items": 3, "item_range": [3, 0], "scoring": "sum"}, "item_range"),
-    ({"label": "x", "items": 3, "item_range": [0, 3], "scoring": "mean"}, "scoring"),
-    ({"label": "x", "items": 3, "item_range": [0, 3], "scoring": "sum",
-      "bands": [{"label": "b", "min": 5}, {"label": "a", "min": 0}]}, "bands"),
-    ({"label": "x", "items": 2, "item_range": [0, 3], "scoring": "max_domains", "domains": {"d": [1]}}, "domains"),
-    ({"label": "x", "items": 2, "item_range": [1, 2], "scoring": "sum_with_conversion",
-      "conversion": {2: 1.0}}, "conversion"),
-    ({"label": "x", "items": 2, "item_range": [0, 3], "scoring": "sum", "colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "spec,named",
+    [
+        (
+            {
+                "label": "x",
+                "items": 3,
+                "item_range": [0, 3],
+                "scoring": "sum_subscales",
+                "subscales": {"a": {"items": [1, 4]}},
+            },
+            "subscales.a.items",
+        ),
+        ({"label": "x", "items": 3, "item_range": [3, 0], "scoring": "sum"}, "item_range"),
+        ({"label": "x", "items": 3, "item_range": [0, 3], "scoring": "mean"}, "scoring"),
+        (
+            {
+                "label": "x",
+                "items": 3,
+                "item_range": [0, 3],
+                "scoring": "sum",
+                "bands": [{"label": "b", "min": 5}, {"label": "a", "min": 0}],
+            },
+            "bands",
+        ),
+        ({"label": "x", "items": 2, "item_range": [0, 3], "scoring": "max_domains", "domains": {"d": [1]}}, "domains"),
+        (
+            {"label": "x", "items": 2, "item_range": [1, 2], "scoring": "sum_with_conversion", "conversion": {2: 1.0}},
+            "conversion",
+        ),
+        ({"label": "x", "items": 2, "item_range": [0, 3], "scoring": "sum", "colour": "red"}, "colour"),
+    ],
+)
 def test_bad_declarations_name_the_key(spec, named):
     with pytest.raises(InstrumentError) as err:
         registry_from_dict({"instruments": {"toy": spec}})

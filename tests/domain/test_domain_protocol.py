@@ -14,35 +14,38 @@ from pipelines.domain.protocol import (
 )
 
 
-@pytest.mark.parametrize("text,protocol,on,off", [
-    ("fadiman", "fadiman", 1, 2),
-    ("Fadiman protocol", "fadiman", 1, 2),
-    ("1 on 2 off", "fadiman", 1, 2),
-    ("1 day on, 2 days off", "fadiman", 1, 2),
-    ("every 3rd day", "fadiman", 1, 2),
-    ("every third day", "fadiman", 1, 2),
-    ("once every 3 days", "fadiman", 1, 2),
-    ("Stamets stack", "stamets", 4, 3),
-    ("stamets", "stamets", 4, 3),
-    ("4 on 3 off", "stamets", 4, 3),
-    ("5 on 2 off", "stamets", 5, 2),
-    ("Stamets, 5 on / 2 off", "stamets", 5, 2),
-    ("M-F", "stamets", 5, 2),
-    ("mon-fri", "stamets", 5, 2),
-    ("weekdays only", "stamets", 5, 2),
-    ("every other day", "every_other_day", 1, 1),
-    ("alternate days", "every_other_day", 1, 1),
-    ("every 2 days", "every_other_day", 1, 1),
-    ("twice a week", "twice_weekly", None, None),
-    ("2x/week", "twice_weekly", None, None),
-    ("Mon and Thu", "twice_weekly", None, None),
-    ("mondays & thursdays", "twice_weekly", None, None),
-    ("daily", "daily", 1, 0),
-    ("every day", "daily", 1, 0),
-    ("when I feel like it", "intuitive", None, None),
-    ("as needed", "intuitive", None, None),
-    ("Intuitively, no set schedule", "intuitive", None, None),
-])
+@pytest.mark.parametrize(
+    "text,protocol,on,off",
+    [
+        ("fadiman", "fadiman", 1, 2),
+        ("Fadiman protocol", "fadiman", 1, 2),
+        ("1 on 2 off", "fadiman", 1, 2),
+        ("1 day on, 2 days off", "fadiman", 1, 2),
+        ("every 3rd day", "fadiman", 1, 2),
+        ("every third day", "fadiman", 1, 2),
+        ("once every 3 days", "fadiman", 1, 2),
+        ("Stamets stack", "stamets", 4, 3),
+        ("stamets", "stamets", 4, 3),
+        ("4 on 3 off", "stamets", 4, 3),
+        ("5 on 2 off", "stamets", 5, 2),
+        ("Stamets, 5 on / 2 off", "stamets", 5, 2),
+        ("M-F", "stamets", 5, 2),
+        ("mon-fri", "stamets", 5, 2),
+        ("weekdays only", "stamets", 5, 2),
+        ("every other day", "every_other_day", 1, 1),
+        ("alternate days", "every_other_day", 1, 1),
+        ("every 2 days", "every_other_day", 1, 1),
+        ("twice a week", "twice_weekly", None, None),
+        ("2x/week", "twice_weekly", None, None),
+        ("Mon and Thu", "twice_weekly", None, None),
+        ("mondays & thursdays", "twice_weekly", None, None),
+        ("daily", "daily", 1, 0),
+        ("every day", "daily", 1, 0),
+        ("when I feel like it", "intuitive", None, None),
+        ("as needed", "intuitive", None, None),
+        ("Intuitively, no set schedule", "intuitive", None, None),
+    ],
+)
 def test_free_text_to_canonical(text, protocol, on, off):
     r = normalise_protocol(None, text)
     assert (r.protocol, r.days_on, r.days_off) == (protocol, on, off), r
@@ -54,8 +57,9 @@ def test_typos_in_names_match_with_a_high_threshold(text):
     assert r.protocol in ("fadiman", "stamets") and r.matched_by == "fuzzy_name"
 
 
-@pytest.mark.parametrize("text", ["my own thing", "3 times a week", "dairy", "states", "whatever my friend does",
-                                  "3 on 4 off"])
+@pytest.mark.parametrize(
+    "text", ["my own thing", "3 times a week", "dairy", "states", "whatever my friend does", "3 on 4 off"]
+)
 def test_unknown_text_is_other_never_a_guess(text):
     assert normalise_protocol("other", text).protocol == "other"
 
@@ -125,13 +129,16 @@ def test_the_table_is_configuration():
     assert normalise_protocol(None, "every other day", table).protocol == "other"
 
 
-@pytest.mark.parametrize("raw,named", [
-    ({"protocols": {"fadimann": {}}}, "protocols.fadimann"),
-    ({"protocols": {"fadiman": {"days_on": -1}}}, "protocols.fadiman.days_on"),
-    ({"protocols": {"fadiman": {"colour": "red"}}}, "protocols.fadiman.colour"),
-    ({"schedules": [{"days_on": 1, "days_off": 2, "protocol": "weekly"}]}, "schedules[0].protocol"),
-    ({"protocols": {"stamets": {"stack_implies": ["kale"]}}}, "protocols.stamets.stack_implies"),
-])
+@pytest.mark.parametrize(
+    "raw,named",
+    [
+        ({"protocols": {"fadimann": {}}}, "protocols.fadimann"),
+        ({"protocols": {"fadiman": {"days_on": -1}}}, "protocols.fadiman.days_on"),
+        ({"protocols": {"fadiman": {"colour": "red"}}}, "protocols.fadiman.colour"),
+        ({"schedules": [{"days_on": 1, "days_off": 2, "protocol": "weekly"}]}, "schedules[0].protocol"),
+        ({"protocols": {"stamets": {"stack_implies": ["kale"]}}}, "protocols.stamets.stack_implies"),
+    ],
+)
 def test_table_errors_name_the_key(raw, named):
     with pytest.raises(ProtocolTableError) as err:
         ProtocolTable.from_dict(raw)

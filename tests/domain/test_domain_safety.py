@@ -14,29 +14,51 @@ from pipelines.domain.safety import (
 )
 
 
-@pytest.mark.parametrize("text,classes", [
-    ("zoloft", {"ssri"}),
-    ("Lexapro 10mg", {"ssri"}),
-    ("lithium carbonate", {"lithium"}),
-    ("Sertaline 50 mg", {"ssri"}),          # typo
-    ("prozac and effexor XR", {"ssri", "snri"}),
-    ("Cymbalta 60mg daily", {"snri"}),
-    ("duloxitine", {"snri"}),               # typo closer to duloxetine than to fluoxetine
-    ("Nardil", {"maoi"}),
-    ("selegiline patch (Emsam)", {"maoi"}),
-    ("Syrian rue / ayahuasca", {"maoi"}),
-    ("escitalopram; lithium 300mg; phenelzine", {"ssri", "lithium", "maoi"}),
-    ("Priadel", {"lithium"}),
-    ("citalopram", {"ssri"}),
-    ("venlafaxine 75", {"snri"}),
-])
+@pytest.mark.parametrize(
+    "text,classes",
+    [
+        ("zoloft", {"ssri"}),
+        ("Lexapro 10mg", {"ssri"}),
+        ("lithium carbonate", {"lithium"}),
+        ("Sertaline 50 mg", {"ssri"}),  # typo
+        ("prozac and effexor XR", {"ssri", "snri"}),
+        ("Cymbalta 60mg daily", {"snri"}),
+        ("duloxitine", {"snri"}),  # typo closer to duloxetine than to fluoxetine
+        ("Nardil", {"maoi"}),
+        ("selegiline patch (Emsam)", {"maoi"}),
+        ("Syrian rue / ayahuasca", {"maoi"}),
+        ("escitalopram; lithium 300mg; phenelzine", {"ssri", "lithium", "maoi"}),
+        ("Priadel", {"lithium"}),
+        ("citalopram", {"ssri"}),
+        ("venlafaxine 75", {"snri"}),
+    ],
+)
 def test_free_text_brand_and_generic_names(text, classes):
     assert classify_medications([], text) == frozenset(classes)
 
 
-@pytest.mark.parametrize("text", ["bupropion", "Wellbutrin", "lamotrigine", "trazodone", "mirtazapine", "vitamin D",
-                                  "birth control pill", "adderall", "fluconazole", "Paxlovid", "celebrex", "seroquel",
-                                  "none", "", "lions mane and niacin", "metformin", "prednisone"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bupropion",
+        "Wellbutrin",
+        "lamotrigine",
+        "trazodone",
+        "mirtazapine",
+        "vitamin D",
+        "birth control pill",
+        "adderall",
+        "fluconazole",
+        "Paxlovid",
+        "celebrex",
+        "seroquel",
+        "none",
+        "",
+        "lions mane and niacin",
+        "metformin",
+        "prednisone",
+    ],
+)
 def test_no_false_positives(text):
     assert classify_medications([], text) == frozenset()
 
@@ -64,13 +86,16 @@ def test_custom_table():
 
 
 def test_flags_from_documented_columns():
-    frame = pd.DataFrame({
-        "phq9_item9": pd.array([0, 1, 3, None, -99], dtype="Int64"),
-        "qids_item12": ["0", "2", "", None, "1"],
-        "medication_classes": [["ssri"], [], None, "lithium,maoi", ("snri",)],
-        "dose_band": ["standard", "above_micro", "unknown", None, "high_micro"],
-        "protocol": ["daily", "fadiman", "unknown", None, "other"],
-    }, index=[5, 6, 7, 8, 9])
+    frame = pd.DataFrame(
+        {
+            "phq9_item9": pd.array([0, 1, 3, None, -99], dtype="Int64"),
+            "qids_item12": ["0", "2", "", None, "1"],
+            "medication_classes": [["ssri"], [], None, "lithium,maoi", ("snri",)],
+            "dose_band": ["standard", "above_micro", "unknown", None, "high_micro"],
+            "protocol": ["daily", "fadiman", "unknown", None, "other"],
+        },
+        index=[5, 6, 7, 8, 9],
+    )
     out = safety_flags(frame)
     assert list(out.columns) == list(FLAG_COLUMNS)
     assert out.index.equals(frame.index)
@@ -79,7 +104,7 @@ def test_flags_from_documented_columns():
     def col(name):
         return [None if pd.isna(v) else bool(v) for v in out[name]]
 
-    assert col("flag_phq9_item9") == [False, True, True, None, None]      # -99 = unanswered, not "no risk"
+    assert col("flag_phq9_item9") == [False, True, True, None, None]  # -99 = unanswered, not "no risk"
     assert col("flag_qids_item12") == [False, True, None, None, True]
     assert col("flag_lithium") == [False, False, None, True, False]
     assert col("flag_ssri_snri") == [True, False, None, False, True]

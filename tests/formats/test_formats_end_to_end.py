@@ -14,21 +14,26 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
 from pipelines.ingest.process import process_file
 from schemas.study_config import StudyConfigError, load_study
-from tests.leaks import stored_text, token_scanner
 from tests.formats.conftest import FIXTURES, REDCAP_DATA, REDCAP_STUDY, write_redcap_mapping
+from tests.leaks import stored_text, token_scanner
 
 LIMESURVEY = FIXTURES / "limesurvey_responses.csv"
 SURVEYMONKEY = FIXTURES / "surveymonkey_responses.csv"
 GOOGLE_FORMS = FIXTURES / "google_forms_responses.csv"
 
-AGE_BANDS = ((18, 24, "18-24"), (25, 34, "25-34"), (35, 44, "35-44"), (45, 54, "45-54"), (55, 64, "55-64"),
-             (65, 200, "65+"))
+AGE_BANDS = (
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+    (65, 200, "65+"),
+)
 
 
 # --- reading the exports independently ------------------------------------------------------------------------
@@ -54,18 +59,28 @@ def values_of(rows: list[dict[str, str]], columns, *, min_length: int = 4) -> se
 
 # --- reading the warehouse ------------------------------------------------------------------------------------
 def ingested(ws, study: str, file_name: str) -> dict:
-    cols = ["status", "wave", "rows_read", "rows_accepted", "rows_quarantined", "rows_excluded", "excluded_by_reason",
-            "error"]
-    rows = ws.sql(f"SELECT {', '.join(cols)} FROM ops.ingested_files WHERE study = ? AND file_name = ?",
-                  [study, file_name])
+    cols = [
+        "status",
+        "wave",
+        "rows_read",
+        "rows_accepted",
+        "rows_quarantined",
+        "rows_excluded",
+        "excluded_by_reason",
+        "error",
+    ]
+    rows = ws.sql(
+        f"SELECT {', '.join(cols)} FROM ops.ingested_files WHERE study = ? AND file_name = ?", [study, file_name]
+    )
     assert len(rows) == 1, rows
     out = dict(zip(cols, rows[0]))
     out["excluded_by_reason"] = dict(out["excluded_by_reason"] or {})
     return out
 
 
-def assert_loaded(ws, study: str, file_name: str, *, read: int, accepted: int, quarantined: int,
-                  excluded: dict[str, int]) -> None:
+def assert_loaded(
+    ws, study: str, file_name: str, *, read: int, accepted: int, quarantined: int, excluded: dict[str, int]
+) -> None:
     row = ingested(ws, study, file_name)
     assert row["status"] == "loaded", row["error"]
     assert (row["rows_read"], row["rows_accepted"], row["rows_quarantined"]) == (read, accepted, quarantined)
@@ -88,14 +103,18 @@ def assert_ingest_ok(result) -> None:
 def assert_published(ws, study: str) -> None:
     assert ws.publish().success
     # fixtures this small only make cells below 11 participants: every figure withheld
-    cells = ws.sql("""SELECT count(*), count(*) FILTER (WHERE NOT suppressed OR n_participants IS NOT NULL
+    cells = ws.sql(
+        """SELECT count(*), count(*) FILTER (WHERE NOT suppressed OR n_participants IS NOT NULL
                                                           OR n IS NOT NULL OR mean IS NOT NULL)
-                      FROM public.outcomes WHERE study = ?""", [study])
+                      FROM public.outcomes WHERE study = ?""",
+        [study],
+    )
     n_research = ws.sql("SELECT count(*) FROM research.responses WHERE study = ?", [study])[0][0]
     assert cells[0][1] == 0
     # the grid of dose cells exists for every study with rows (outcome cells only for studies with instruments)
-    doses = ws.sql("SELECT count(*), count(*) FILTER (WHERE NOT suppressed) FROM public.dose_distribution "
-                   "WHERE study = ?", [study])
+    doses = ws.sql(
+        "SELECT count(*), count(*) FILTER (WHERE NOT suppressed) FROM public.dose_distribution WHERE study = ?", [study]
+    )
     assert (doses[0][0] > 0) == (n_research > 0) and doses[0][1] == 0
     assert ws.settings.research_tier.exists() and ws.settings.public_tier.exists()
 
@@ -151,42 +170,63 @@ def test_limesurvey_two_waves(formats_workspace, tmp_path):
     submitted = [r for r in rows if r["submitdate"].strip()]
     assert 0 < len(submitted) < len(rows)  # the fixture has an unsubmitted response
 
-    results = [ws.ingest(ws.land(LIMESURVEY, name="limesurvey_baseline.csv", study=STUDY_LS)),
-               ws.ingest(ws.land(limesurvey_followup(tmp_path), study=STUDY_LS))]
+    results = [
+        ws.ingest(ws.land(LIMESURVEY, name="limesurvey_baseline.csv", study=STUDY_LS)),
+        ws.ingest(ws.land(limesurvey_followup(tmp_path), study=STUDY_LS)),
+    ]
     for result in results:
         assert_ingest_ok(result)
         assert checks(result)["rows_valid"]  # nothing quarantined
     for name in ("limesurvey_baseline.csv", "limesurvey_followup.csv"):
-        assert_loaded(ws, STUDY_LS, name, read=len(rows), accepted=len(submitted), quarantined=0,
-                      excluded={"unfinished": len(rows) - len(submitted)})
+        assert_loaded(
+            ws,
+            STUDY_LS,
+            name,
+            read=len(rows),
+            accepted=len(submitted),
+            quarantined=0,
+            excluded={"unfinished": len(rows) - len(submitted)},
+        )
     assert dict(ws.sql("SELECT file_name, wave FROM ops.ingested_files WHERE study = ?", [STUDY_LS])) == {
-        "limesurvey_baseline.csv": "baseline", "limesurvey_followup.csv": "followup_30d"}
+        "limesurvey_baseline.csv": "baseline",
+        "limesurvey_followup.csv": "followup_30d",
+    }
     assert_published(ws, STUDY_LS)
 
     assert dict(ws.sql("SELECT wave, count(*) FROM research.responses WHERE study = ? GROUP BY wave", [STUDY_LS])) == {
-        "baseline": len(submitted), "followup_30d": len(submitted)}
+        "baseline": len(submitted),
+        "followup_30d": len(submitted),
+    }
     gender = {"A1": "woman", "A2": "man", "A3": "non_binary"}
     substance = {"A1": "psilocybin_mushrooms", "A2": "lsd"}
     expected = sorted((age_band(r["age"]), gender[r["gender"]], substance[r["substance"]]) for r in submitted)
     for wave in ("baseline", "followup_30d"):
-        got = ws.sql("SELECT age_band, gender, substance FROM research.responses WHERE study = ? AND wave = ? ORDER BY ALL",
-                     [STUDY_LS, wave])
+        got = ws.sql(
+            "SELECT age_band, gender, substance FROM research.responses WHERE study = ? AND wave = ? ORDER BY ALL",
+            [STUDY_LS, wave],
+        )
         assert got == expected
     # the free-text doses were read ("0.1 g dried", "10 ug"), then dropped
     assert research_rows(ws, STUDY_LS, "DISTINCT substance, dose_amount, dose_unit, dose_status") == [
-        ("lsd", 10.0, "ug", "exact"), ("psilocybin_mushrooms", 0.1, "g", "exact")]
+        ("lsd", 10.0, "ug", "exact"),
+        ("psilocybin_mushrooms", 0.1, "g", "exact"),
+    ]
     # waves link through the pseudonymised token; the interval survives the keyed date shift exactly
-    assert ws.sql("""SELECT wave, min(days_since_baseline), max(days_since_baseline), count(DISTINCT participant_id)
-                     FROM research.responses WHERE study = ? GROUP BY wave ORDER BY wave""", [STUDY_LS]) == [
-        ("baseline", 0, 0, len(submitted)), ("followup_30d", 30, 30, len(submitted))]
+    assert ws.sql(
+        """SELECT wave, min(days_since_baseline), max(days_since_baseline), count(DISTINCT participant_id)
+                     FROM research.responses WHERE study = ? GROUP BY wave ORDER BY wave""",
+        [STUDY_LS],
+    ) == [("baseline", 0, 0, len(submitted)), ("followup_30d", 30, 30, len(submitted))]
+
     # only the calendar quarter of each response is kept
     def quarter(stamp: dt.datetime) -> str:
         return f"{stamp.year}-Q{(stamp.month - 1) // 3 + 1}"
 
     dates = [dt.datetime.fromisoformat(r["submitdate"]) for r in submitted]
     for wave, shift in (("baseline", 0), ("followup_30d", 30)):
-        got = ws.sql("SELECT DISTINCT response_quarter FROM research.responses WHERE study = ? AND wave = ?",
-                     [STUDY_LS, wave])
+        got = ws.sql(
+            "SELECT DISTINCT response_quarter FROM research.responses WHERE study = ? AND wave = ?", [STUDY_LS, wave]
+        )
         assert {q for (q,) in got} == {quarter(d + dt.timedelta(days=shift)) for d in dates}
 
     secrets = values_of(rows, ("token", "ipaddr", "refurl"), min_length=3)
@@ -208,17 +248,26 @@ def test_surveymonkey_two_header_rows(formats_workspace):
     result = ws.ingest(ws.land(SURVEYMONKEY, study=STUDY_SM))
     assert_ingest_ok(result)
     assert not checks(result)["rows_valid"]  # WARN: a response without the key column is quarantined
-    assert_loaded(ws, STUDY_SM, SURVEYMONKEY.name, read=len(rows), accepted=len(rows) - len(blank_key),
-                  quarantined=len(blank_key), excluded={})
+    assert_loaded(
+        ws,
+        STUDY_SM,
+        SURVEYMONKEY.name,
+        read=len(rows),
+        accepted=len(rows) - len(blank_key),
+        quarantined=len(blank_key),
+        excluded={},
+    )
     # position and check only: records 1-2 are headers, so data row i is record i + 3
-    assert ws.sql("SELECT source_row, column_name, check_name FROM ops.quarantine WHERE study = ? ORDER BY ALL",
-                  [STUDY_SM]) == [(i + 3, "participant_key", "participant_key_present") for i in blank_key]
+    assert ws.sql(
+        "SELECT source_row, column_name, check_name FROM ops.quarantine WHERE study = ? ORDER BY ALL", [STUDY_SM]
+    ) == [(i + 3, "participant_key", "participant_key_present") for i in blank_key]
     assert_published(ws, STUDY_SM)
 
     accepted = [r for i, r in enumerate(rows) if i not in blank_key]
     protocol = {"Fadiman": "fadiman", "Stamets": "stamets", "Intuitive": "intuitive"}
     assert research_rows(ws, STUDY_SM, "wave, age_band, protocol, days_since_baseline") == sorted(
-        ("baseline", age_band(r["How old are you?"]), protocol[r["Which schedule do you follow?"]], 0) for r in accepted)
+        ("baseline", age_band(r["How old are you?"]), protocol[r["Which schedule do you follow?"]], 0) for r in accepted
+    )
     # "07/31/2023 04:29:02 PM": month first, as the mapping's date_order says
     assert research_rows(ws, STUDY_SM, "DISTINCT response_quarter") == [("2023-Q3",)]
     ids = [pid for (pid,) in research_rows(ws, STUDY_SM, "participant_id")]
@@ -256,15 +305,18 @@ def test_google_forms(formats_workspace):
 
     result = ws.ingest(ws.land(GOOGLE_FORMS, study=STUDY_GF))
     assert_ingest_ok(result)
-    assert_loaded(ws, STUDY_GF, GOOGLE_FORMS.name, read=len(rows), accepted=len(accepted), quarantined=len(bad_rows),
-                  excluded={})
-    assert ws.sql("SELECT source_row, column_name, check_name FROM ops.quarantine WHERE study = ? ORDER BY ALL",
-                  [STUDY_GF]) == sorted(expected_quarantine)
+    assert_loaded(
+        ws, STUDY_GF, GOOGLE_FORMS.name, read=len(rows), accepted=len(accepted), quarantined=len(bad_rows), excluded={}
+    )
+    assert ws.sql(
+        "SELECT source_row, column_name, check_name FROM ops.quarantine WHERE study = ? ORDER BY ALL", [STUDY_GF]
+    ) == sorted(expected_quarantine)
     assert_published(ws, STUDY_GF)
 
     assert research_rows(ws, STUDY_GF, "wave, age_band, substance") == sorted(
         ("baseline", age_band(r["How old are you?"]), substances[r["Which substances have you microdosed?"]])
-        for r in accepted)
+        for r in accepted
+    )
     assert research_rows(ws, STUDY_GF, "DISTINCT response_quarter") == [("2023-Q3",)]
 
     secrets = values_of(rows, ("Email Address",), min_length=3) | values_of(rows, ("Anything else?",), min_length=4)
@@ -284,24 +336,34 @@ def test_multi_valued_answer_is_never_loaded_as_unanswered(formats_workspace, st
 
     result = ws.ingest(ws.land(GOOGLE_FORMS, study=STUDY_GF))
     if result.success:  # loaded: then no answered substance may read as unanswered
-        assert ws.sql("SELECT count(*) FROM research.responses WHERE study = ? AND substance IS NULL",
-                      [STUDY_GF]) == [(0,)]
+        assert ws.sql("SELECT count(*) FROM research.responses WHERE study = ? AND substance IS NULL", [STUDY_GF]) == [
+            (0,)
+        ]
     else:  # or refused, naming the key
         assert "fields.substance" in ingested(ws, STUDY_GF, GOOGLE_FORMS.name)["error"]
 
 
 # --- REDCap longitudinal ------------------------------------------------------------------------------------
 REDCAP_WAVES = {
-    "enrollment_arm_1": "enrollment", "enrollment_arm_2": "enrollment",
-    "visit_1_arm_1": "visit_1", "first_visit_arm_2": "visit_1",
+    "enrollment_arm_1": "enrollment",
+    "enrollment_arm_2": "enrollment",
+    "visit_1_arm_1": "visit_1",
+    "first_visit_arm_2": "visit_1",
     "visit_2_arm_1": "visit_2",
-    "final_visit_arm_1": "final_visit", "final_visit_arm_2": "final_visit",
+    "final_visit_arm_1": "final_visit",
+    "final_visit_arm_2": "final_visit",
 }
 # withheld by the reader (Identifier? = y, or validated as email/phone) ...
 REDCAP_IDENTIFIERS = ("first_name", "last_name", "telephone_1", "email", "dob", "ec_phone", "next_of_kin_contact_phone")
 # ... and yielded but ignored by the mapping: a name and an address the dictionary does not flag, and free text
-REDCAP_UNFLAGGED = ("next_of_kin_contact_name", "next_of_kin_contact_address", "comments", "vob7", "vob14",
-                    "study_comments")
+REDCAP_UNFLAGGED = (
+    "next_of_kin_contact_name",
+    "next_of_kin_contact_address",
+    "comments",
+    "vob7",
+    "vob14",
+    "study_comments",
+)
 
 
 def redcap_secrets(rows) -> set[str]:
@@ -325,35 +387,55 @@ def test_redcap_longitudinal_events_as_waves(formats_workspace):
 
     result = ws.ingest(ws.land(REDCAP_DATA, study=REDCAP_STUDY))
     assert_ingest_ok(result)
-    assert_loaded(ws, REDCAP_STUDY, REDCAP_DATA.name, read=len(rows), accepted=len(accepted),
-                  quarantined=len(bad_age), excluded={"wave_not_in_study": len(rows) - len(in_study)})
+    assert_loaded(
+        ws,
+        REDCAP_STUDY,
+        REDCAP_DATA.name,
+        read=len(rows),
+        accepted=len(accepted),
+        quarantined=len(bad_age),
+        excluded={"wave_not_in_study": len(rows) - len(in_study)},
+    )
     assert ingested(ws, REDCAP_STUDY, REDCAP_DATA.name)["wave"] == "(per row)"
     positions = {id(r): i + 2 for i, r in enumerate(rows)}
-    assert ws.sql("SELECT source_row, column_name, check_name FROM ops.quarantine WHERE study = ? ORDER BY ALL",
-                  [REDCAP_STUDY]) == sorted((positions[id(r)], "age", "age_whole_years_18_to_100") for r in bad_age)
+    assert ws.sql(
+        "SELECT source_row, column_name, check_name FROM ops.quarantine WHERE study = ? ORDER BY ALL", [REDCAP_STUDY]
+    ) == sorted((positions[id(r)], "age", "age_whole_years_18_to_100") for r in bad_age)
     assert_published(ws, REDCAP_STUDY)
 
     # waves as mapped from redcap_event_name, both arms
-    assert dict(ws.sql("SELECT wave, count(*) FROM research.responses WHERE study = ? GROUP BY wave",
-                       [REDCAP_STUDY])) == dict(Counter(REDCAP_WAVES[r["redcap_event_name"]] for r in accepted))
+    assert dict(
+        ws.sql("SELECT wave, count(*) FROM research.responses WHERE study = ? GROUP BY wave", [REDCAP_STUDY])
+    ) == dict(Counter(REDCAP_WAVES[r["redcap_event_name"]] for r in accepted))
     # one pseudonym per study_id, the same in every wave
     assert ws.sql("SELECT count(DISTINCT participant_id) FROM research.responses WHERE study = ?", [REDCAP_STUDY]) == [
-        (len({r["study_id"] for r in accepted}),)]
+        (len({r["study_id"] for r in accepted}),)
+    ]
     # demographics on enrollment rows: sex 0/1 -> woman/man; meds checkbox (Lexapro, Celexa, ...: all SSRIs)
     sexes = {"0": "woman", "1": "man"}
     meds = [f"meds___{i}" for i in range(1, 6)]
     expected = sorted(
-        (REDCAP_WAVES[r["redcap_event_name"]], age_band(r["age"]), sexes.get(r["sex"]),
-         # no box ticked: unknown (the form may not be on this event), never "no interacting medication"
-         ["ssri"] if any(r[m] == "1" for m in meds) else None)
+        (
+            REDCAP_WAVES[r["redcap_event_name"]],
+            age_band(r["age"]),
+            sexes.get(r["sex"]),
+            # no box ticked: unknown (the form may not be on this event), never "no interacting medication"
+            ["ssri"] if any(r[m] == "1" for m in meds) else None,
+        )
         for r in accepted
     )
     assert research_rows(ws, REDCAP_STUDY, "wave, age_band, gender, medication_classes") == expected
-    flags = [name for (name,) in ws.sql("""SELECT column_name FROM duckdb_columns() WHERE schema_name = 'research'
-                                           AND table_name = 'responses' AND column_name LIKE 'flag_%ssri%'""")]
+    flags = [
+        name
+        for (name,) in ws.sql("""SELECT column_name FROM duckdb_columns() WHERE schema_name = 'research'
+                                           AND table_name = 'responses' AND column_name LIKE 'flag_%ssri%'""")
+    ]
     for flag in flags:  # the SSRI safety flag is raised wherever an SSRI was reported
-        assert ws.sql(f"SELECT count(*) FROM research.responses WHERE study = ? AND list_contains(medication_classes, 'ssri') "
-                      f"AND {flag} IS NOT TRUE", [REDCAP_STUDY]) == [(0,)]
+        assert ws.sql(
+            f"SELECT count(*) FROM research.responses WHERE study = ? AND list_contains(medication_classes, 'ssri') "
+            f"AND {flag} IS NOT TRUE",
+            [REDCAP_STUDY],
+        ) == [(0,)]
     # not in this project, so not mapped: NULL
     assert research_rows(ws, REDCAP_STUDY, "DISTINCT substance, protocol, phq9_total") == [(None, None, None)]
 
@@ -366,19 +448,27 @@ def test_redcap_longitudinal_events_as_waves(formats_workspace):
 
 
 @pytest.mark.real_exports
-@pytest.mark.parametrize("key, column", [
-    ("participant_key.column", "first_name"),
-    ("participant_key.column", "telephone_1"),
-    ("fields.age.column", "dob"),
-    ("response_date_column", "dob"),
-])
+@pytest.mark.parametrize(
+    "key, column",
+    [
+        ("participant_key.column", "first_name"),
+        ("participant_key.column", "telephone_1"),
+        ("fields.age.column", "dob"),
+        ("response_date_column", "dob"),
+    ],
+)
 def test_redcap_identifier_can_never_be_mapped(studies_dir, tmp_path, key, column):
     """Refused before a row is read, naming the file, the key and the column (no Dagster: the run below shows the
     same refusal through the assets)."""
     study_file = write_redcap_mapping(studies_dir, **{key: column})
     with pytest.raises(StudyConfigError) as refused:
-        process_file(REDCAP_DATA, load_study(study_file), study_file=study_file.name, key=b"k" * 32,
-                     staging_root=tmp_path / "staging")
+        process_file(
+            REDCAP_DATA,
+            load_study(study_file),
+            study_file=study_file.name,
+            key=b"k" * 32,
+            staging_root=tmp_path / "staging",
+        )
     error = str(refused.value)
     assert study_file.name in error and f"key `{key}`" in error and repr(column) in error
     assert "identifier" in error

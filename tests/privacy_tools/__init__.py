@@ -62,6 +62,7 @@ class PrivacyToolError(RuntimeError):
 
 # --------------------------------------------------------------------------------------------------- availability
 
+
 def _python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
@@ -104,6 +105,7 @@ def require_anonymeter() -> None:
 
 # --------------------------------------------------------------------------------------------------- subprocess
 
+
 def _run(venv: Path, missing: str, args: list[str], env_extra: dict[str, str] | None = None) -> dict:
     if not _built(venv):
         raise PrivacyToolError(missing)
@@ -116,9 +118,7 @@ def _run(venv: Path, missing: str, args: list[str], env_extra: dict[str, str] | 
     except subprocess.TimeoutExpired as error:
         raise PrivacyToolError(f"{Path(args[0]).name} did not finish within {TIMEOUT_SECONDS} s") from error
     if done.returncode != 0:
-        raise PrivacyToolError(
-            f"{Path(args[0]).name} failed with exit code {done.returncode}:\n{done.stderr[-3000:]}"
-        )
+        raise PrivacyToolError(f"{Path(args[0]).name} failed with exit code {done.returncode}:\n{done.stderr[-3000:]}")
     try:
         return json.loads(done.stdout)
     except json.JSONDecodeError as error:
@@ -135,6 +135,7 @@ def _check_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> No
 
 
 # --------------------------------------------------------------------------------------------------- pycanon
+
 
 def pycanon_result(frame: pd.DataFrame, quasi_identifiers: Sequence[str]) -> dict:
     """pycanon's view of `frame`: {"k", "n_rows", "n_classes", "pycanon"} (see pycanon_k)."""
@@ -157,7 +158,8 @@ def pycanon_result(frame: pd.DataFrame, quasi_identifiers: Sequence[str]) -> dic
         path = Path(folder) / "quasi_identifiers.csv"
         subset.to_csv(path, index=False, na_rep=NULL_MARKER)
         result = _run(
-            PYCANON_VENV, PYCANON_MISSING,
+            PYCANON_VENV,
+            PYCANON_MISSING,
             [str(HERE / "_pycanon_runner.py"), str(path), json.dumps(quasi_identifiers)],
         )
     if result.get("n_rows") != len(frame):
@@ -178,6 +180,7 @@ def pycanon_k(frame: pd.DataFrame, quasi_identifiers: Sequence[str]) -> int:
 
 
 # --------------------------------------------------------------------------------------------------- anonymeter
+
 
 def _as_text(series: pd.Series) -> pd.Series:
     """Text with NULL as NULL_MARKER; integral numbers without '.0', so 5 (int64) and 5.0 (float64, NULL-holding) meet."""
@@ -202,8 +205,10 @@ def _harmonise(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """
     out = {name: frame.reset_index(drop=True).copy() for name, frame in frames.items()}
     for column in out["original"].columns:
-        numeric = [pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
-                   for frame in out.values()]
+        numeric = [
+            pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+            for frame in out.values()
+        ]
         has_null = any(frame[column].isna().any() for frame in out.values())
         if has_null or len(set(numeric)) > 1:
             for frame in out.values():
@@ -261,9 +266,17 @@ def anonymeter_risks(
     Raises PrivacyToolError when the venv is missing (run `make test` / `make privacy-tools`) or anonymeter fails.
     """
     return anonymeter_risks_many(
-        original, {"released": released}, control, aux_cols=aux_cols, n_attacks=n_attacks, n_cols=n_cols,
-        singling_out_mode=singling_out_mode, max_attempts=max_attempts, n_neighbors=n_neighbors,
-        confidence_level=confidence_level, seed=seed,
+        original,
+        {"released": released},
+        control,
+        aux_cols=aux_cols,
+        n_attacks=n_attacks,
+        n_cols=n_cols,
+        singling_out_mode=singling_out_mode,
+        max_attempts=max_attempts,
+        n_neighbors=n_neighbors,
+        confidence_level=confidence_level,
+        seed=seed,
     )["released"]
 
 
@@ -314,9 +327,15 @@ def anonymeter_risks_many(
     if len(set(names)) != len(names):
         raise PrivacyToolError(f"anonymeter_risks_many: release names must be distinct, got {names}")
     params = {
-        "aux_cols": aux_cols, "n_attacks": int(n_attacks), "n_cols": int(n_cols),
-        "singling_out_mode": singling_out_mode, "max_attempts": int(max_attempts), "n_neighbors": int(n_neighbors),
-        "confidence_level": float(confidence_level), "seed": int(seed), "releases": names,
+        "aux_cols": aux_cols,
+        "n_attacks": int(n_attacks),
+        "n_cols": int(n_cols),
+        "singling_out_mode": singling_out_mode,
+        "max_attempts": int(max_attempts),
+        "n_neighbors": int(n_neighbors),
+        "confidence_level": float(confidence_level),
+        "seed": int(seed),
+        "releases": names,
     }
     with tempfile.TemporaryDirectory(prefix="anonymeter-") as folder:  # mode 0700, removed on exit
         for i, released in enumerate(releases.values()):
@@ -326,7 +345,9 @@ def anonymeter_risks_many(
                 frame.to_parquet(Path(folder) / str(i) / f"{part}.parquet", index=False)
         (Path(folder) / "params.json").write_text(json.dumps(params))
         output = _run(
-            ANONYMETER_VENV, ANONYMETER_MISSING, [str(HERE / "_anonymeter_runner.py"), folder],
+            ANONYMETER_VENV,
+            ANONYMETER_MISSING,
+            [str(HERE / "_anonymeter_runner.py"), folder],
             env_extra={"NUMBA_CACHE_DIR": str(ANONYMETER_VENV / "numba-cache")},
         )
     public_params = {key: value for key, value in params.items() if key != "releases"}

@@ -18,11 +18,10 @@ import warnings
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 import anonymeter.evaluators  # noqa: F401  (import first: anonymeter.neighbors has a circular import otherwise)
 import anonymeter.neighbors.mixed_types_kneighbors as _knn
+import numpy as np
+import pandas as pd
 from anonymeter.evaluators import LinkabilityEvaluator, SinglingOutEvaluator
 
 
@@ -83,15 +82,24 @@ def _evaluate(folder: Path, params: dict) -> dict:
             warnings.simplefilter("always")
             n_so = min(params["n_attacks"], len(original))
             singling_out = SinglingOutEvaluator(
-                ori=original, syn=released, control=control, n_attacks=n_so, n_cols=params["n_cols"],
-                max_attempts=params["max_attempts"], seed=params["seed"],
+                ori=original,
+                syn=released,
+                control=control,
+                n_attacks=n_so,
+                n_cols=params["n_cols"],
+                max_attempts=params["max_attempts"],
+                seed=params["seed"],
             ).evaluate(mode=params["singling_out_mode"])
             out["singling_out"] = _summary(singling_out, confidence, n_so)
 
             # Linkability samples its targets from both original and control without replacement.
             n_link = min(params["n_attacks"], len(original), len(control))
             linkability = LinkabilityEvaluator(
-                ori=original, syn=released, control=control, aux_cols=tuple(params["aux_cols"]), n_attacks=n_link,
+                ori=original,
+                syn=released,
+                control=control,
+                aux_cols=tuple(params["aux_cols"]),
+                n_attacks=n_link,
                 n_neighbors=params["n_neighbors"],
             ).evaluate(n_jobs=1)
             out["linkability"] = _summary(linkability, confidence, n_link)

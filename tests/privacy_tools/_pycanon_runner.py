@@ -22,8 +22,12 @@ def main() -> None:
     k = anonymity.k_anonymity(data, quasi_identifiers)
     n_classes = len(aux_anonymity.get_equiv_class(data, quasi_identifiers))
     json.dump(
-        {"k": int(k), "n_rows": int(len(data)), "n_classes": n_classes,
-         "pycanon": getattr(pycanon, "__version__", "unknown")},
+        {
+            "k": int(k),
+            "n_rows": int(len(data)),
+            "n_classes": n_classes,
+            "pycanon": getattr(pycanon, "__version__", "unknown"),
+        },
         sys.stdout,
     )
 

@@ -9,15 +9,30 @@ from pipelines.readers import ExportReadError, GenericCsvReader, open_export
 from pipelines.readers.qualtrics import METADATA_COLUMNS
 from tests.readers._helpers import REAL_EXPORTS, read_all
 
-SECRETS = ("jane.fakeperson@example.invalid", "203.0.113.9", "Fakeperson", "R_fake1", "Zürich", "Müller",
-           "my private note", "unclosed", "surplus", "Café")
-HEADER = (
-    ",".join(METADATA_COLUMNS + ("Q1", "Q2")) + "\n"
-    + ",".join(METADATA_COLUMNS + ("Do you consent?", "Any comment?")) + "\n"
-    + ",".join('"{""ImportId"":""%s""}"' % c for c in METADATA_COLUMNS + ("QID1", "QID2_TEXT")) + "\n"
+SECRETS = (
+    "jane.fakeperson@example.invalid",
+    "203.0.113.9",
+    "Fakeperson",
+    "R_fake1",
+    "Zürich",
+    "Müller",
+    "my private note",
+    "unclosed",
+    "surplus",
+    "Café",
 )
-ROW = ("2025-01-01 10:00:00,2025-01-01 10:10:00,0,203.0.113.9,100,600,1,2025-01-01 10:10:00,R_fake1,Fakeperson,Jane,"
-       "jane.fakeperson@example.invalid,,47.3769,8.5417,anonymous,EN,1,my private note\n")
+HEADER = (
+    ",".join(METADATA_COLUMNS + ("Q1", "Q2"))
+    + "\n"
+    + ",".join(METADATA_COLUMNS + ("Do you consent?", "Any comment?"))
+    + "\n"
+    + ",".join('"{""ImportId"":""%s""}"' % c for c in METADATA_COLUMNS + ("QID1", "QID2_TEXT"))
+    + "\n"
+)
+ROW = (
+    "2025-01-01 10:00:00,2025-01-01 10:10:00,0,203.0.113.9,100,600,1,2025-01-01 10:10:00,R_fake1,Fakeperson,Jane,"
+    "jane.fakeperson@example.invalid,,47.3769,8.5417,anonymous,EN,1,my private note\n"
+)
 
 
 def refused(tmp_path, content: bytes, name: str = "export.csv", **options) -> str:
@@ -87,7 +102,9 @@ def test_binary_data(tmp_path):
 
 
 def test_encoding_neither_utf8_nor_utf16(tmp_path):
-    content = (HEADER + ROW.replace("Fakeperson", "Müller").replace("my private note", "Café in Zürich")).encode("cp1252")
+    content = (HEADER + ROW.replace("Fakeperson", "Müller").replace("my private note", "Café in Zürich")).encode(
+        "cp1252"
+    )
     message = refused(tmp_path, content)
     assert_safe(message, line=4, fragment="is not UTF-8 or UTF-16 text")
 

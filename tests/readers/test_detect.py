@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from pipelines.readers import (
-    ExportReadError, GenericCsvReader, Qualtrics2016Reader, QualtricsCsvReader, QualtricsLegacyReader,
-    QualtricsTsvReader, RedcapReader, detect_format, open_export,
+    ExportReadError,
+    GenericCsvReader,
+    Qualtrics2016Reader,
+    QualtricsCsvReader,
+    QualtricsLegacyReader,
+    QualtricsTsvReader,
+    RedcapReader,
+    detect_format,
+    open_export,
 )
 from tests.readers._helpers import FIXTURES, REAL_EXPORTS, csv_records, write_csv
 
@@ -28,10 +35,15 @@ def test_real_exports_are_detected(name, expected):
 
 
 @pytest.mark.real_exports
-@pytest.mark.parametrize("name, kind", [("redcap_longitudinal_dictionary.csv", "data dictionary"),
-                                        ("redcap_checkboxes_dictionary.csv", "data dictionary"),
-                                        ("redcap_repeating_dictionary.csv", "data dictionary"),
-                                        ("redcap_longitudinal_event.csv", "event list")])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("redcap_longitudinal_dictionary.csv", "data dictionary"),
+        ("redcap_checkboxes_dictionary.csv", "data dictionary"),
+        ("redcap_repeating_dictionary.csv", "data dictionary"),
+        ("redcap_longitudinal_event.csv", "event list"),
+    ],
+)
 def test_redcap_side_files_are_named_not_read(name, kind):
     with pytest.raises(ExportReadError) as info:
         detect_format(REAL_EXPORTS / name)
@@ -40,11 +52,14 @@ def test_redcap_side_files_are_named_not_read(name, kind):
 
 @pytest.mark.real_exports
 def test_open_export_keeps_the_old_signature_and_dispatches():
-    assert type(open_export(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv", chunk_rows=5)) is QualtricsCsvReader
+    assert (
+        type(open_export(REAL_EXPORTS / "qualtrics_v3_numeric_german_labels.csv", chunk_rows=5)) is QualtricsCsvReader
+    )
     assert type(open_export(REAL_EXPORTS / "qualtrics_legacy_v1v10_bom.csv")) is QualtricsLegacyReader
     assert type(open_export(REAL_EXPORTS / "qualtrics_2016_excel_resaved_embedded_split.csv")) is Qualtrics2016Reader
-    reader = open_export(REAL_EXPORTS / "redcap_checkboxes_data.csv",
-                         options={"dictionary_path": "redcap_checkboxes_dictionary.csv"})  # relative to the export
+    reader = open_export(
+        REAL_EXPORTS / "redcap_checkboxes_data.csv", options={"dictionary_path": "redcap_checkboxes_dictionary.csv"}
+    )  # relative to the export
     assert type(reader) is RedcapReader and reader.format_name == "redcap"
 
 

@@ -9,8 +9,13 @@ from tests.readers._helpers import FIXTURES, READER_COLUMNS, build_xlsx, read_al
 
 
 def test_limesurvey():
-    reader = GenericCsvReader(FIXTURES / "limesurvey_responses.csv", id_column="id", recorded_column="submitdate",
-                              finished_column="submitdate", chunk_rows=2)
+    reader = GenericCsvReader(
+        FIXTURES / "limesurvey_responses.csv",
+        id_column="id",
+        recorded_column="submitdate",
+        finished_column="submitdate",
+        chunk_rows=2,
+    )
     assert reader.names[:4] == ["id", "submitdate", "lastpage", "startlanguage"]
     assert "protocol[SQ001]" in reader.names and reader.consumed_columns == ("submitdate",)
     frame = read_all(reader)
@@ -22,14 +27,29 @@ def test_limesurvey():
 
 
 def test_surveymonkey_two_header_rows_make_unique_names():
-    reader = GenericCsvReader(FIXTURES / "surveymonkey_responses.csv", header_rows_to_skip=1, label_row=2,
-                              id_column="Respondent ID", recorded_column="End Date")
+    reader = GenericCsvReader(
+        FIXTURES / "surveymonkey_responses.csv",
+        header_rows_to_skip=1,
+        label_row=2,
+        id_column="Respondent ID",
+        recorded_column="End Date",
+    )
     assert reader.names == [
-        "Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address", "First Name",
-        "Last Name", "Custom Data 1", "How old are you?",
-        "Which substances have you microdosed? | Psilocybin", "Which substances have you microdosed? | LSD",
+        "Respondent ID",
+        "Collector ID",
+        "Start Date",
+        "End Date",
+        "IP Address",
+        "Email Address",
+        "First Name",
+        "Last Name",
+        "Custom Data 1",
+        "How old are you?",
+        "Which substances have you microdosed? | Psilocybin",
+        "Which substances have you microdosed? | LSD",
         "Which substances have you microdosed? | Other (please specify)",
-        "Which schedule do you follow?", "What else would you like to tell us?",
+        "Which schedule do you follow?",
+        "What else would you like to tell us?",
     ]
     assert reader.columns[11].question == "Which substances have you microdosed?"
     frame = read_all(reader)
@@ -42,13 +62,18 @@ def test_surveymonkey_repeated_labels_get_numbered(tmp_path):
     path = tmp_path / "sm.csv"
     path.write_text("Respondent ID,Rate these,,\n,Response,Response,Response\n1,2,3,4\n", encoding="utf-8")
     reader = GenericCsvReader(path, header_rows_to_skip=1, label_row=2)
-    assert reader.names == ["Respondent ID", "Rate these | Response", "Rate these | Response (2)",
-                            "Rate these | Response (3)"]
+    assert reader.names == [
+        "Respondent ID",
+        "Rate these | Response",
+        "Rate these | Response (2)",
+        "Rate these | Response (3)",
+    ]
 
 
 def test_google_forms():
-    reader = open_export(FIXTURES / "google_forms_responses.csv", format="generic",
-                         options={"recorded_column": "Timestamp"})
+    reader = open_export(
+        FIXTURES / "google_forms_responses.csv", format="generic", options={"recorded_column": "Timestamp"}
+    )
     assert reader.names[0] == "Timestamp" and reader.format_name == "generic"
     frame = read_all(reader)
     assert frame["Which substances have you microdosed?"].tolist() == ["Psilocybin, LSD", "Psilocybin", "LSD"]
@@ -57,8 +82,9 @@ def test_google_forms():
 
 
 def test_kobo_semicolons_every_field_quoted():
-    reader = GenericCsvReader(FIXTURES / "kobo_responses.csv", delimiter=";", id_column="_uuid",
-                              recorded_column="_submission_time")
+    reader = GenericCsvReader(
+        FIXTURES / "kobo_responses.csv", delimiter=";", id_column="_uuid", recorded_column="_submission_time"
+    )
     assert "group_demo/age" in reader.names and "_location_latitude" in reader.names
     frame = read_all(reader)
     assert frame["group_demo/age"].tolist() == ["36", "24"]
@@ -73,12 +99,17 @@ def test_preamble_rows_and_header_only(tmp_path):
 
 
 def test_xlsx_sheet(tmp_path):
-    path = build_xlsx(tmp_path / "forms.xlsx", [
-        ["Timestamp", "How old are you?", "Score", "Consent"],
-        ["2023-07-31 16:21:36", 31, 1.5, True],
-        [None, None, None, None],
-        ["2023-08-01 09:02:10", 45, 2.0, False],
-    ], sheet="Form Responses 1", first_row=2)
+    path = build_xlsx(
+        tmp_path / "forms.xlsx",
+        [
+            ["Timestamp", "How old are you?", "Score", "Consent"],
+            ["2023-07-31 16:21:36", 31, 1.5, True],
+            [None, None, None, None],
+            ["2023-08-01 09:02:10", 45, 2.0, False],
+        ],
+        sheet="Form Responses 1",
+        first_row=2,
+    )
     reader = open_export(path, options={"sheet": "Form Responses 1", "names_row": 2, "recorded_column": "Timestamp"})
     assert type(reader) is GenericXlsxReader and reader.names == ["Timestamp", "How old are you?", "Score", "Consent"]
     frame = read_all(reader)

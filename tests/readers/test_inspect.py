@@ -11,30 +11,89 @@ from tests.readers._helpers import FIXTURES, REAL_EXPORTS, csv_records, data_val
 
 # file -> (format, header records, dictionary, columns that must be flagged)
 REAL = {
-    "qualtrics_v3_numeric_german_labels.csv": ("qualtrics_csv", 3, None, {
-        "RecipientEmail": "email", "IPAddress": "IP address", "LocationLatitude": "coordinates",
-        "LocationLongitude": "coordinates", "RecipientFirstName": "name", "RecipientLastName": "name",
-        "ExternalReference": "ID", "ResponseId": "ID", "Q2": "free text"}),
-    "qualtrics_2020_datatable_numeric_minus99_first20.csv": ("qualtrics_csv", 3, None, {
-        "RecipientEmail": "email", "IPAddress": "IP address", "LocationLatitude": "coordinates",
-        "Q47": "free text", "Q6_1677721500000000_TEXT": "free text"}),
-    "qualtrics_legacy_v1v10_bom.csv": ("qualtrics_legacy", 2, None, {
-        "EmailAddress": "email", "IPAddress": "IP address", "Name": "name", "LocationLatitude": "coordinates",
-        "Q2": "free text"}),
-    "qualtrics_2016_excel_resaved_embedded_split.csv": ("qualtrics_2016", 3, None, {
-        "RecipientEmail": "email", "IPAddress": "IP address", "LocationLatitude": "coordinates",
-        "q5_position": "free text"}),
-    "redcap_longitudinal_data.csv": ("redcap", 1, "redcap_longitudinal_dictionary.csv", {
-        "first_name": "REDCap identifier", "last_name": "REDCap identifier", "telephone_1": "REDCap identifier",
-        "email": "REDCap identifier", "dob": "REDCap identifier", "ec_phone": "REDCap phone",
-        "next_of_kin_contact_phone": "REDCap phone", "next_of_kin_contact_name": "name",
-        "next_of_kin_contact_address": "address", "comments": "free text", "patient_document": "file upload"}),
+    "qualtrics_v3_numeric_german_labels.csv": (
+        "qualtrics_csv",
+        3,
+        None,
+        {
+            "RecipientEmail": "email",
+            "IPAddress": "IP address",
+            "LocationLatitude": "coordinates",
+            "LocationLongitude": "coordinates",
+            "RecipientFirstName": "name",
+            "RecipientLastName": "name",
+            "ExternalReference": "ID",
+            "ResponseId": "ID",
+            "Q2": "free text",
+        },
+    ),
+    "qualtrics_2020_datatable_numeric_minus99_first20.csv": (
+        "qualtrics_csv",
+        3,
+        None,
+        {
+            "RecipientEmail": "email",
+            "IPAddress": "IP address",
+            "LocationLatitude": "coordinates",
+            "Q47": "free text",
+            "Q6_1677721500000000_TEXT": "free text",
+        },
+    ),
+    "qualtrics_legacy_v1v10_bom.csv": (
+        "qualtrics_legacy",
+        2,
+        None,
+        {
+            "EmailAddress": "email",
+            "IPAddress": "IP address",
+            "Name": "name",
+            "LocationLatitude": "coordinates",
+            "Q2": "free text",
+        },
+    ),
+    "qualtrics_2016_excel_resaved_embedded_split.csv": (
+        "qualtrics_2016",
+        3,
+        None,
+        {
+            "RecipientEmail": "email",
+            "IPAddress": "IP address",
+            "LocationLatitude": "coordinates",
+            "q5_position": "free text",
+        },
+    ),
+    "redcap_longitudinal_data.csv": (
+        "redcap",
+        1,
+        "redcap_longitudinal_dictionary.csv",
+        {
+            "first_name": "REDCap identifier",
+            "last_name": "REDCap identifier",
+            "telephone_1": "REDCap identifier",
+            "email": "REDCap identifier",
+            "dob": "REDCap identifier",
+            "ec_phone": "REDCap phone",
+            "next_of_kin_contact_phone": "REDCap phone",
+            "next_of_kin_contact_name": "name",
+            "next_of_kin_contact_address": "address",
+            "comments": "free text",
+            "patient_document": "file upload",
+        },
+    ),
     "redcap_checkboxes_data.csv": ("redcap", 1, "redcap_checkboxes_dictionary.csv", {"desired_result": "free text"}),
-    "redcap_repeating_data.csv": ("redcap", 1, "redcap_repeating_dictionary.csv", {
-        "first_name": "REDCap identifier", "dob": "REDCap identifier"}),
+    "redcap_repeating_data.csv": (
+        "redcap",
+        1,
+        "redcap_repeating_dictionary.csv",
+        {"first_name": "REDCap identifier", "dob": "REDCap identifier"},
+    ),
 }
-NOT_EXPORTS = {"redcap_longitudinal_dictionary.csv": "data dictionary", "redcap_checkboxes_dictionary.csv": "data dictionary",
-               "redcap_repeating_dictionary.csv": "data dictionary", "redcap_longitudinal_event.csv": "event list"}
+NOT_EXPORTS = {
+    "redcap_longitudinal_dictionary.csv": "data dictionary",
+    "redcap_checkboxes_dictionary.csv": "data dictionary",
+    "redcap_repeating_dictionary.csv": "data dictionary",
+    "redcap_longitudinal_event.csv": "event list",
+}
 KIND_WORDS = {"response", "preview", "test"}  # the reader's own vocabulary, printed as counts
 
 
@@ -95,8 +154,10 @@ def test_qualtrics_draft_guesses():
 
 @pytest.mark.real_exports
 def test_redcap_draft():
-    profile = inspect_export(REAL_EXPORTS / "redcap_longitudinal_data.csv",
-                             dictionary_path=REAL_EXPORTS / "redcap_longitudinal_dictionary.csv")
+    profile = inspect_export(
+        REAL_EXPORTS / "redcap_longitudinal_data.csv",
+        dictionary_path=REAL_EXPORTS / "redcap_longitudinal_dictionary.csv",
+    )
     draft = draft_mapping_yaml(profile, "redcap_study")
     mapping = yaml.safe_load(draft)
     assert mapping["reader"] == {"dictionary_path": "redcap_longitudinal_dictionary.csv"}
@@ -114,17 +175,42 @@ def test_side_files_are_refused_by_name(name):
     assert str(info.value).startswith(name) and NOT_EXPORTS[name] in str(info.value)
 
 
-@pytest.mark.parametrize("name, header_records, options, flagged", [
-    ("surveymonkey_responses.csv", 2, {"header_rows_to_skip": 1, "label_row": 2},
-     {"Email Address": "email", "IP Address": "IP address", "First Name": "name", "Last Name": "name",
-      "Respondent ID": "ID", "What else would you like to tell us?": "free text"}),
-    ("kobo_responses.csv", 1, {"delimiter": ";"},
-     {"_location_latitude": "coordinates", "deviceid": "ID", "_uuid": "ID"}),
-    ("limesurvey_responses.csv", 1, {"recorded_column": "submitdate"},
-     {"ipaddr": "IP address", "token": "ID", "refurl": "URL", "comment": "free text"}),
-    ("google_forms_responses.csv", 1, {"recorded_column": "Timestamp"},
-     {"Email Address": "email", "Anything else?": "free text"}),
-])
+@pytest.mark.parametrize(
+    "name, header_records, options, flagged",
+    [
+        (
+            "surveymonkey_responses.csv",
+            2,
+            {"header_rows_to_skip": 1, "label_row": 2},
+            {
+                "Email Address": "email",
+                "IP Address": "IP address",
+                "First Name": "name",
+                "Last Name": "name",
+                "Respondent ID": "ID",
+                "What else would you like to tell us?": "free text",
+            },
+        ),
+        (
+            "kobo_responses.csv",
+            1,
+            {"delimiter": ";"},
+            {"_location_latitude": "coordinates", "deviceid": "ID", "_uuid": "ID"},
+        ),
+        (
+            "limesurvey_responses.csv",
+            1,
+            {"recorded_column": "submitdate"},
+            {"ipaddr": "IP address", "token": "ID", "refurl": "URL", "comment": "free text"},
+        ),
+        (
+            "google_forms_responses.csv",
+            1,
+            {"recorded_column": "Timestamp"},
+            {"Email Address": "email", "Anything else?": "free text"},
+        ),
+    ],
+)
 def test_inspect_generic_lookalikes(name, header_records, options, flagged):
     path = FIXTURES / name
     profile = inspect_export(path)  # no options given: suggested from the look-alike signature
@@ -141,20 +227,42 @@ def test_inspect_generic_lookalikes(name, header_records, options, flagged):
 
 
 # --- a header row that is really a respondent's answers ------------------------------------------------------
-CANARIES = ["canary.person@example.org", "+44 7700 900123", "Zebedee Quint", "2023-07-31 16:21:36", "203.0.113.77",
-            "Quokkas whispered marmalade sonnets beside Lake Wobblemere."]
+CANARIES = [
+    "canary.person@example.org",
+    "+44 7700 900123",
+    "Zebedee Quint",
+    "2023-07-31 16:21:36",
+    "203.0.113.77",
+    "Quokkas whispered marmalade sonnets beside Lake Wobblemere.",
+]
 HEADERLESS_ROWS = [
     CANARIES + ["3", "female"],
-    ["alba.rowe@example.invalid", "+44 7700 900456", "Alba Rowe", "2023-08-01 09:00:00", "203.0.113.78",
-     "Invented remark about sleeping better.", "4", "male"],
-    ["cato.finch@example.invalid", "+44 7700 900789", "Cato Finch", "2023-08-02 10:30:00", "203.0.113.79",
-     "Made-up answer on focus at work.", "3", "female"],
+    [
+        "alba.rowe@example.invalid",
+        "+44 7700 900456",
+        "Alba Rowe",
+        "2023-08-01 09:00:00",
+        "203.0.113.78",
+        "Invented remark about sleeping better.",
+        "4",
+        "male",
+    ],
+    [
+        "cato.finch@example.invalid",
+        "+44 7700 900789",
+        "Cato Finch",
+        "2023-08-02 10:30:00",
+        "203.0.113.79",
+        "Made-up answer on focus at work.",
+        "3",
+        "female",
+    ],
 ]
 
 
 def fragments(texts, size: int = 6) -> set[str]:
     """Every substring of `size` characters or more of each text (those of exactly `size` suffice)."""
-    return {t[i:i + size] for t in texts for i in range(len(t) - size + 1)} | {t for t in texts if len(t) < size}
+    return {t[i : i + size] for t in texts for i in range(len(t) - size + 1)} | {t for t in texts if len(t) < size}
 
 
 def assert_nothing_leaks(text: str, records: list[list[str]]) -> None:
@@ -207,26 +315,33 @@ def test_headerless_file_through_the_cli(tmp_path):
 def test_headerless_xlsx(tmp_path):
     from tests.readers._helpers import build_xlsx
 
-    rows = [["Zebedee Quint", 41, "canary.person@example.org", "female"],
-            ["Alba Rowe", 29, "alba.rowe@example.invalid", "male"],
-            ["Cato Finch", 35, "cato.finch@example.invalid", "female"]]
+    rows = [
+        ["Zebedee Quint", 41, "canary.person@example.org", "female"],
+        ["Alba Rowe", 29, "alba.rowe@example.invalid", "male"],
+        ["Cato Finch", 35, "cato.finch@example.invalid", "female"],
+    ]
     profile = inspect_export(build_xlsx(tmp_path / "wave1.xlsx", rows), format="generic")
     text = render_profile(profile) + draft_mapping_yaml(profile, "demo_study")
     assert profile.header_looks_like_data
     assert_nothing_leaks(text, [[str(v) for v in r] for r in rows])
 
 
-@pytest.mark.parametrize("first", [
-    ["Zebedee Quint", "female", "Germany", "psilocybin"],  # no value shapes: the cells recur below them
-    ["Quokkas whispered marmalade sonnets beside Lake Wobblemere.", "Zebedee Quint", "Turnips hummed at dawn!"],
-])
+@pytest.mark.parametrize(
+    "first",
+    [
+        ["Zebedee Quint", "female", "Germany", "psilocybin"],  # no value shapes: the cells recur below them
+        ["Quokkas whispered marmalade sonnets beside Lake Wobblemere.", "Zebedee Quint", "Turnips hummed at dawn!"],
+    ],
+)
 def test_header_without_value_shapes_is_still_caught(tmp_path, first):
     from tests.readers._helpers import write_csv
 
     below = [["Alba Rowe", "male", "Germany", "lsd"], ["Cato Finch", "female", "France", "psilocybin"]]
     if len(first) == 3:
-        below = [["Invented remark about sleep.", "Alba Rowe", "Made-up note."],
-                 ["Fictional text on mood.", "Cato Finch", "Another made-up note."]]
+        below = [
+            ["Invented remark about sleep.", "Alba Rowe", "Made-up note."],
+            ["Fictional text on mood.", "Cato Finch", "Another made-up note."],
+        ]
     path = write_csv(tmp_path / "wave1.csv", [first] + below)
     profile = inspect_export(path, format="generic")
     text = render_profile(profile) + draft_mapping_yaml(profile, "demo_study")
@@ -240,8 +355,11 @@ def test_one_value_shaped_cell_makes_an_assumed_header_data(tmp_path):
     from tests.readers._helpers import write_csv
 
     header = ["Timestamp", "Contact (zebedee.quint@example.org)", "How old are you?", "Duration (in seconds)"]
-    rows = [header, ["7/31/2023 16:21:36", "alba.rowe@example.invalid", "31", "420"],
-            ["8/1/2023 9:02:10", "", "45", "380"]]
+    rows = [
+        header,
+        ["7/31/2023 16:21:36", "alba.rowe@example.invalid", "31", "420"],
+        ["8/1/2023 9:02:10", "", "45", "380"],
+    ]
     profile = inspect_export(write_csv(tmp_path / "forms.csv", rows), format="generic")
     text = render_profile(profile) + draft_mapping_yaml(profile, "demo_study")
     assert profile.header_looks_like_data and "an email address at column(s) 2 (B)" in text
@@ -275,19 +393,50 @@ def test_qualtrics_header_is_still_shown():
     assert "looks like data" not in rendered and "hidden" not in rendered
 
 
-@pytest.mark.parametrize("name", ["Q1", "Q6_1677721500000000_TEXT", "RecipientEmail", "Duration (in seconds)",
-                                  "How old are you?", "protocol[SQ001]", "group_demo/age", "_location_latitude",
-                                  "Which substances have you microdosed? | Other (please specify)", "Custom Data 1",
-                                  "Email Address", "IP Address", "meta/instanceID", "Q3.1"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Q1",
+        "Q6_1677721500000000_TEXT",
+        "RecipientEmail",
+        "Duration (in seconds)",
+        "How old are you?",
+        "protocol[SQ001]",
+        "group_demo/age",
+        "_location_latitude",
+        "Which substances have you microdosed? | Other (please specify)",
+        "Custom Data 1",
+        "Email Address",
+        "IP Address",
+        "meta/instanceID",
+        "Q3.1",
+    ],
+)
 def test_legitimate_header_cells_pass_the_gate(name):
     from pipelines.readers.inspect import vet_header_cell
 
     assert vet_header_cell(name, 4) == (name, None)
 
 
-@pytest.mark.parametrize("cell", CANARIES[:2] + CANARIES[3:5] + [
-    "42", "-0.5", "52.3702157", "07/31/2023 04:21:36 PM", "2001:db8::1", "https://example.invalid/x", "www.zebedee.net",
-    "+1 (555) 010-9999", "11400000001", "16:21", "—", "zebedee.quint＠example.org"])
+@pytest.mark.parametrize(
+    "cell",
+    CANARIES[:2]
+    + CANARIES[3:5]
+    + [
+        "42",
+        "-0.5",
+        "52.3702157",
+        "07/31/2023 04:21:36 PM",
+        "2001:db8::1",
+        "https://example.invalid/x",
+        "www.zebedee.net",
+        "+1 (555) 010-9999",
+        "11400000001",
+        "16:21",
+        "—",
+        "zebedee.quint＠example.org",
+    ],
+)
 def test_value_shaped_cells_are_replaced_by_their_position(cell):
     from pipelines.readers.inspect import vet_header_cell
 
@@ -304,5 +453,12 @@ def test_a_profile_with_a_value_shaped_name_cannot_be_built():
         ExportProfile("x.csv", "generic", 3, {"response": 3}, (column,), ())
     assert "canary" not in str(info.value)
     with pytest.raises(ValueError):
-        ExportProfile("x.csv", "generic", 3, {}, (ColumnProfile("Q1", "", "empty", 0.0, 0, None, False),), (),
-                      {"id_column": "203.0.113.77"})
+        ExportProfile(
+            "x.csv",
+            "generic",
+            3,
+            {},
+            (ColumnProfile("Q1", "", "empty", 0.0, 0, None, False),),
+            (),
+            {"id_column": "203.0.113.77"},
+        )

@@ -12,9 +12,23 @@ from tests.readers._helpers import READER_COLUMNS, REAL_EXPORTS, csv_records, re
 @pytest.mark.real_exports
 def test_legacy_names_rows_and_metadata():
     reader = QualtricsLegacyReader(REAL_EXPORTS / "qualtrics_legacy_v1v10_bom.csv")
-    assert reader.names == ["ResponseID", "ResponseSet", "Name", "ExternalDataReference", "EmailAddress", "IPAddress",
-                            "Status", "StartDate", "EndDate", "Finished", "Q1", "Q2", "LocationLatitude",
-                            "LocationLongitude", "LocationAccuracy"]  # trailing empty column dropped
+    assert reader.names == [
+        "ResponseID",
+        "ResponseSet",
+        "Name",
+        "ExternalDataReference",
+        "EmailAddress",
+        "IPAddress",
+        "Status",
+        "StartDate",
+        "EndDate",
+        "Finished",
+        "Q1",
+        "Q2",
+        "LocationLatitude",
+        "LocationLongitude",
+        "LocationAccuracy",
+    ]  # trailing empty column dropped
     assert reader.columns[4].import_id == "V5" and reader.columns[10].question == "This is a multiple choice question."
     frame = read_all(reader)
     assert list(frame.columns) == reader.names + READER_COLUMNS
@@ -37,7 +51,7 @@ def test_2016_embedded_column_and_resaved_dates():
     assert set(frame["split"]) == {"GroupA", "GroupB"}
     assert frame.at[0, "__recorded"] == "7/20/2016 12:49"  # kept as text; parse_response_dates decides later
     assert set(frame["__kind"]) == {"test"}  # Status 2: generated test responses
-    assert (frame.drop(columns=READER_COLUMNS).map(type) == str).all(axis=None)
+    assert (frame.drop(columns=READER_COLUMNS).map(lambda v: isinstance(v, str))).all(axis=None)
 
 
 @pytest.mark.real_exports
@@ -61,20 +75,29 @@ def test_minus_99_and_blanks_stay_text():
 
 
 def _choice_text_export(tmp_path, statuses, finished=("True",)):
-    header = [list(METADATA_COLUMNS) + ["Q1"], list(METADATA_COLUMNS) + ["Consent"],
-              ['{"ImportId":"%s"}' % c for c in METADATA_COLUMNS] + ['{"ImportId":"QID1"}']]
+    header = [
+        list(METADATA_COLUMNS) + ["Q1"],
+        list(METADATA_COLUMNS) + ["Consent"],
+        ['{"ImportId":"%s"}' % c for c in METADATA_COLUMNS] + ['{"ImportId":"QID1"}'],
+    ]
     rows = []
     for i, status in enumerate(statuses):
         row = dict.fromkeys(METADATA_COLUMNS, "")
-        row.update(Status=status, Finished=finished[i % len(finished)], RecordedDate="7/20/2016 12:49",
-                   ResponseId=f"R_fake{i}", DistributionChannel="anonymous")
+        row.update(
+            Status=status,
+            Finished=finished[i % len(finished)],
+            RecordedDate="7/20/2016 12:49",
+            ResponseId=f"R_fake{i}",
+            DistributionChannel="anonymous",
+        )
         rows.append([row[c] for c in METADATA_COLUMNS] + ["Yes"])
     return write_csv(tmp_path / "choice_text.csv", header + rows)
 
 
 def test_choice_text_status_and_finished(tmp_path):
-    path = _choice_text_export(tmp_path, ["IP Address", "Survey Preview", "Survey Test", "Spam", "Imported"],
-                               finished=("True", "False"))
+    path = _choice_text_export(
+        tmp_path, ["IP Address", "Survey Preview", "Survey Test", "Spam", "Imported"], finished=("True", "False")
+    )
     frame = read_all(open_export(path))
     assert frame["__kind"].tolist() == ["response", "preview", "test", "test", "response"]
     assert frame["__finished"].tolist() == [True, False, True, False, True]

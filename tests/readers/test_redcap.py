@@ -25,11 +25,17 @@ def identifier_values(project: str, reader: RedcapReader) -> set[str]:
     return secret - kept  # a birth date that equals someone's enrolment date is a coincidence, not a leak
 
 
-@pytest.mark.parametrize("project, withheld", [
-    ("longitudinal", ["first_name", "last_name", "telephone_1", "email", "dob", "ec_phone", "next_of_kin_contact_phone"]),
-    ("repeating", ["first_name", "dob"]),
-    ("checkboxes", []),
-])
+@pytest.mark.parametrize(
+    "project, withheld",
+    [
+        (
+            "longitudinal",
+            ["first_name", "last_name", "telephone_1", "email", "dob", "ec_phone", "next_of_kin_contact_phone"],
+        ),
+        ("repeating", ["first_name", "dob"]),
+        ("checkboxes", []),
+    ],
+)
 def test_identifiers_are_withheld_and_never_yielded(project, withheld):
     reader = reader_for(project, chunk_rows=5)
     assert reader.withheld_columns == withheld
@@ -41,7 +47,7 @@ def test_identifiers_are_withheld_and_never_yielded(project, withheld):
     text = frame.astype(str)
     for secret in secrets:
         assert not (text == secret).any(axis=None)
-        assert not text.apply(lambda col: col.str.contains(secret, regex=False)).any(axis=None)
+        assert not text.apply(lambda col, s=secret: col.str.contains(s, regex=False)).any(axis=None)
 
 
 def test_longitudinal_events_checkboxes_and_forms():
@@ -82,18 +88,67 @@ def test_repeat_rows_stay_separate():
 
 def test_label_export_with_survey_timestamps(tmp_path):
     """A label-header, label-value export of the checkboxes project, with a survey timestamp column added."""
-    header = ["Record ID", "Complete?", "Survey Timestamp", "check one (choice=one)", "check one (choice=two)",
-              "check one (choice=three)", "check one (choice=four)", "check two (choice=A)", "check two (choice=B)",
-              "check two (choice=C)", "check two (choice=D)", "check two (choice=E)",
-              "What should happen for this participant", "Complete?"]
-    rows = [["1", "Incomplete", "2024-01-05 10:00:00", "Checked", "Unchecked", "Unchecked", "Unchecked", "Checked",
-             "Unchecked", "Checked", "Unchecked", "Unchecked", "", "Complete"],
-            ["2", "Incomplete", "[not completed]", "Unchecked", "Unchecked", "Unchecked", "Unchecked", "Unchecked",
-             "Checked", "Unchecked", "Checked", "Unchecked", "", "Unverified"]]
+    header = [
+        "Record ID",
+        "Complete?",
+        "Survey Timestamp",
+        "check one (choice=one)",
+        "check one (choice=two)",
+        "check one (choice=three)",
+        "check one (choice=four)",
+        "check two (choice=A)",
+        "check two (choice=B)",
+        "check two (choice=C)",
+        "check two (choice=D)",
+        "check two (choice=E)",
+        "What should happen for this participant",
+        "Complete?",
+    ]
+    rows = [
+        [
+            "1",
+            "Incomplete",
+            "2024-01-05 10:00:00",
+            "Checked",
+            "Unchecked",
+            "Unchecked",
+            "Unchecked",
+            "Checked",
+            "Unchecked",
+            "Checked",
+            "Unchecked",
+            "Unchecked",
+            "",
+            "Complete",
+        ],
+        [
+            "2",
+            "Incomplete",
+            "[not completed]",
+            "Unchecked",
+            "Unchecked",
+            "Unchecked",
+            "Unchecked",
+            "Unchecked",
+            "Checked",
+            "Unchecked",
+            "Checked",
+            "Unchecked",
+            "",
+            "Unverified",
+        ],
+    ]
     path = write_csv(tmp_path / "labels.csv", [header] + rows)
     reader = RedcapReader(path, dictionary_path=REAL_EXPORTS / "redcap_checkboxes_dictionary.csv")
-    assert reader.names == ["record_id", "form_1_complete", "form_2_timestamp", "check_one", "check_two",
-                            "desired_result", "form_2_complete"]
+    assert reader.names == [
+        "record_id",
+        "form_1_complete",
+        "form_2_timestamp",
+        "check_one",
+        "check_two",
+        "desired_result",
+        "form_2_complete",
+    ]
     frame = read_all(reader)
     assert frame["check_one"].tolist() == ["1", ""] and frame["check_two"].tolist() == ["a,c", "b,d"]
     assert frame["form_2_complete"].tolist() == ["2", "1"] and frame["form_1_complete"].tolist() == ["0", "0"]
@@ -109,7 +164,10 @@ def test_a_column_the_dictionary_does_not_explain_is_refused(tmp_path):
     with pytest.raises(ExportReadError) as info:
         RedcapReader(path, dictionary_path=REAL_EXPORTS / "redcap_repeating_dictionary.csv")
     message = str(info.value)
-    assert message.startswith("extra.csv (line 1)") and "1 column(s) are not in the data dictionary (columns 16 (P))" in message
+    assert (
+        message.startswith("extra.csv (line 1)")
+        and "1 column(s) are not in the data dictionary (columns 16 (P))" in message
+    )
     assert "Fake Street" not in message
 
 
@@ -121,7 +179,11 @@ def test_bad_checkbox_cell_and_wrong_dictionary(tmp_path):
         read_all(RedcapReader(path, dictionary_path=REAL_EXPORTS / "redcap_checkboxes_dictionary.csv"))
     assert "(line 4)" in str(info.value) and "check_one" in str(info.value) and "yes please" not in str(info.value)
     with pytest.raises(ExportReadError, match="record ID field"):
-        RedcapReader(REAL_EXPORTS / "redcap_checkboxes_data.csv",
-                     dictionary_path=REAL_EXPORTS / "redcap_longitudinal_dictionary.csv")
+        RedcapReader(
+            REAL_EXPORTS / "redcap_checkboxes_data.csv",
+            dictionary_path=REAL_EXPORTS / "redcap_longitudinal_dictionary.csv",
+        )
     with pytest.raises(ExportReadError, match="lacks the columns"):
-        RedcapReader(REAL_EXPORTS / "redcap_checkboxes_data.csv", dictionary_path=REAL_EXPORTS / "redcap_longitudinal_event.csv")
+        RedcapReader(
+            REAL_EXPORTS / "redcap_checkboxes_data.csv", dictionary_path=REAL_EXPORTS / "redcap_longitudinal_event.csv"
+        )
