@@ -51,6 +51,10 @@ class Settings:
     public_dir: Path
     reports_dir: Path
 
+    catch_up_cron: str = "0 6 * * *"  # the daily schedule: missed files, then a rebuild if the release is stale
+    freshness_warn_hours: int = 7 * 24  # the public assets warn when no new data has arrived for this long
+    freshness_fail_hours: int = 30 * 24  # ... and fail after this long
+
     @property
     def public_tier(self) -> Path:
         """The public DuckDB file; its Parquet and CSV exports sit beside it."""
@@ -64,6 +68,19 @@ def _tier_path(variable: str, warehouse: Path, default: str) -> Path:
         path = Path(raw).expanduser()
         return path if path.is_absolute() else (REPO_ROOT / path)
     return warehouse.parent.parent / default
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value the pipeline cannot use; the message names the variable."""
+
+
+def _hours(variable: str, default: int) -> int:
+    raw = os.environ.get(variable)
+    if raw is None or raw == "":
+        return default
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise SettingsError(f"{variable}: expected a whole number of hours (1 or more), got {raw!r}")
+    return int(raw)
 
 
 def load_settings() -> Settings:
@@ -83,4 +100,7 @@ def load_settings() -> Settings:
         research_tier=_tier_path("SURVEY_RESEARCH_TIER", warehouse, "research/research_tier.duckdb"),
         public_dir=_tier_path("SURVEY_PUBLIC_DIR", warehouse, "public"),
         reports_dir=_tier_path("SURVEY_REPORTS_DIR", warehouse, "reports"),
+        catch_up_cron=os.environ.get("SURVEY_CATCH_UP_CRON") or "0 6 * * *",
+        freshness_warn_hours=_hours("SURVEY_FRESHNESS_WARN_HOURS", 7 * 24),
+        freshness_fail_hours=_hours("SURVEY_FRESHNESS_FAIL_HOURS", 30 * 24),
     )

@@ -108,6 +108,21 @@ class WithdrawalList(_Strict):
 QuasiIdentifier = Literal["age_band", "gender", "country", "substance", "response_quarter", "protocol", "dose_band"]
 
 
+class QualitySettings(_Strict):
+    """How much quarantine a file may have: the share of its validated rows (accepted + quarantined; excluded rows
+    are not validated) that failed validation. Above `quarantine_warn_share` the rows_valid check warns; above
+    `quarantine_error_share` it fails as an error and the file is not loaded (a broken mapping, not a few typos)."""
+
+    quarantine_warn_share: float = Field(default=0.05, ge=0, le=1)
+    quarantine_error_share: float = Field(default=0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualitySettings:
+        if self.quarantine_warn_share > self.quarantine_error_share:
+            raise ValueError("quarantine_warn_share must not exceed quarantine_error_share")
+        return self
+
+
 class DisclosureSettings(_Strict):
     """Disclosure control for the research and public tiers (README, "Privacy model"); defaults are the policy."""
 
@@ -146,6 +161,7 @@ class StudyConfig(_Strict):
     instruments: dict[str, InstrumentMapping] = {}
     dose: DoseSettings = DoseSettings()
     disclosure: DisclosureSettings = DisclosureSettings()
+    quality: QualitySettings = QualitySettings()
     withdrawal_list: WithdrawalList | None = None
     ignored_columns: list[str] = []
 

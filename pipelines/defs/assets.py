@@ -5,6 +5,7 @@ frame its asset produced. Their metadata holds counts, column names and check na
 """
 
 import base64
+import warnings
 import shutil
 from pathlib import Path
 
@@ -23,16 +24,24 @@ from pipelines.ingest.process import (
     staging_dir_for,
 )
 from pipelines.privacy.pseudonym import PseudonymKeyError, load_key, load_or_create_key
-from pipelines.privacy.safe_report import value_free_message
+from pipelines.privacy.safe_report import quarantine_verdict, value_free_message
 from pipelines.readers import ExportReadError
 from pipelines.settings import PUBLIC_TIER_FILE
 from pipelines.warehouse.load import already_loaded, holds_pseudonyms, load_staged, record_failure
-from pipelines.warehouse.tables import PUBLIC_TIER_TABLES
+from pipelines.warehouse.tables import PUBLIC_TIER_TABLES, RESPONSES, Table
 from schemas.study_config import StudyConfigError
+
+# Per-file (partitioned) check results are a Dagster preview; they are what shows which file a check judged.
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
 
 SAFE_ERRORS = (ExportReadError, StudyConfigError, PseudonymKeyError, DeidentifiedFrameError, FileNotFoundError)
 STAGED = "deidentified_responses"
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+
+
+def column_schema(table: Table) -> dg.TableSchema:
+    """The asset's column schema, from the one place every column is documented (pipelines/warehouse/tables.py)."""
+    return dg.TableSchema(columns=[dg.TableColumn(c.name, c.type, description=c.doc) for c in table.columns])
 
 
 def _fail(
@@ -65,14 +74,24 @@ def _fail(
     pool="duckdb",
     check_specs=[
         dg.AssetCheckSpec(
-            "rows_reconcile", asset=STAGED, blocking=True, description="rows read = accepted + quarantined + excluded"
+            "rows_reconcile",
+            asset=STAGED,
+            blocking=True,
+            partitions_def=landing_files,
+            description="rows read = accepted + quarantined + excluded",
         ),
         dg.AssetCheckSpec(
-            "rows_valid", asset=STAGED, description="no row failed validation; counts per column and check"
+            "rows_valid",
+            asset=STAGED,
+            blocking=True,
+            partitions_def=landing_files,
+            description="share of validated rows quarantined: WARN above the study's quality.quarantine_warn_share, "
+            "ERROR (the file is not loaded) above quality.quarantine_error_share; counts per column and check",
         ),
         dg.AssetCheckSpec(
             "columns_mapped",
             asset=STAGED,
+            partitions_def=landing_files,
             description="every source column is mapped or deliberately ignored by the study",
         ),
     ],
@@ -123,8 +142,17 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
             staging_root=paths.staging_dir,
         ) from None
 
-    if not outcome.reconciles and not outcome.duplicate_of:  # blocked below: nothing will load what was staged
+    verdict = quarantine_verdict(outcome.rows_quarantined, outcome.rows_accepted + outcome.rows_quarantined,
+                                 study.quality)
+    if not outcome.duplicate_of and (not outcome.reconciles or verdict.level == "ERROR"):
+        # blocked below: nothing will load what was staged, and the file is recorded as failed, so that the runner
+        # and `status` say why and --retry-failed takes it again once the mapping or the export is fixed
         shutil.rmtree(outcome.staging_dir, ignore_errors=True)
+        reason = verdict.message(file_name) if outcome.reconciles else (
+            f"{file_name}: rows read ({outcome.rows_read}) differ from accepted + quarantined + excluded "
+            f"({outcome.rows_accepted + outcome.rows_quarantined + outcome.rows_excluded}); nothing was loaded")
+        with warehouse.get_connection() as conn:
+            record_failure(conn, study=study_name, file_name=file_name, sha256=sha256, wave=wave, error=reason)
     yield dg.Output(
         outcome,
         metadata={
@@ -136,6 +164,7 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
             "rows_accepted": outcome.rows_accepted,
             "rows_quarantined": outcome.rows_quarantined,
             "rows_excluded": outcome.rows_excluded,
+            "dagster/row_count": outcome.rows_accepted,
             **{f"excluded · {reason}": n for reason, n in sorted(outcome.excluded.items())},
         },
     )
@@ -152,9 +181,10 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
     )
     yield dg.AssetCheckResult(
         check_name="rows_valid",
-        passed=outcome.rows_quarantined == 0,
-        severity=WARN,
+        passed=verdict.level == "OK",
+        severity=ERROR if verdict.level == "ERROR" else WARN,
         metadata={
+            **verdict.as_metadata(),
             "rows_quarantined": outcome.rows_quarantined,
             **outcome.failures.as_metadata(),
             **{f"seen but unanswered (-99) · {c}": n for c, n in sorted(outcome.seen_unanswered.items())},
@@ -179,12 +209,14 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
     pool="duckdb",
     key_prefix=["research"],
     name="responses",
+    metadata={"dagster/column_schema": column_schema(RESPONSES), "dagster/table_name": RESPONSES.qualified},
     ins={"staged": dg.AssetIn(key=STAGED)},
     check_specs=[
         dg.AssetCheckSpec(
             "one_row_per_participant_wave",
             asset=["research", "responses"],
             blocking=True,
+            partitions_def=landing_files,
             description="research.responses has one row per study, participant and wave",
         )
     ],
@@ -225,7 +257,7 @@ def research_responses(
             "duplicate_of": result.duplicate_of or "",
             "rows_withdrawn": result.rows_withdrawn,
             "table_rows": total,
-            "dagster/row_count": total,
+            "dagster/row_count": result.rows_accepted,  # this file's rows; table_rows is the whole table
         }
     )
     yield dg.AssetCheckResult(
@@ -254,9 +286,21 @@ def _flat(prefix: str, figures: dict) -> dict:
     return out
 
 
+# Declarative automation (the `publish_when_loaded` sensor): the release runs once per burst of new files, when
+# research.responses has changed and no file is still loading. Not eager(): a file that failed leaves its partition
+# of research.responses missing for good, and eager() would then never release again.
+RELEASE_WHEN_LOADED = (
+    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("new files loaded, none still loading")
+AFTER_RELEASE = dg.AutomationCondition.eager()  # the rest of the release follows in the same run
+
+
 @dg.asset(
     key=["tiers", "research"],
     deps=[research_responses],
+    automation_condition=RELEASE_WHEN_LOADED,
     group_name="release",
     kinds={"duckdb"},
     pool="duckdb",
@@ -296,7 +340,15 @@ CHECKED_PUBLIC = (
     "safety_signals",
 )
 PUBLIC_SPECS = [
-    dg.AssetSpec(["public", t.name], deps=[research_tier], group_name="release", kinds={"duckdb"}, description=t.doc)
+    dg.AssetSpec(
+        ["public", t.name],
+        deps=[research_tier],
+        group_name="release",
+        kinds={"duckdb"},
+        description=t.doc,
+        automation_condition=AFTER_RELEASE,
+        metadata={"dagster/column_schema": column_schema(t), "dagster/table_name": t.qualified},
+    )
     for t in PUBLIC_TIER_TABLES
 ]
 
@@ -342,7 +394,12 @@ def public_tables(paths: SurveyPaths, warehouse: DuckDBResource):
 
 
 @dg.asset(
-    key=["tiers", "public"], deps=PUBLIC_SPECS, group_name="release", kinds={"duckdb", "parquet", "csv"}, pool="duckdb"
+    key=["tiers", "public"],
+    deps=PUBLIC_SPECS,
+    automation_condition=AFTER_RELEASE,
+    group_name="release",
+    kinds={"duckdb", "parquet", "csv"},
+    pool="duckdb",
 )
 def public_tier(paths: SurveyPaths, warehouse: DuckDBResource):
     """public/: the public tables as public_tier.duckdb, Parquet and spreadsheet-safe CSV (aggregates only, never a row
@@ -352,7 +409,13 @@ def public_tier(paths: SurveyPaths, warehouse: DuckDBResource):
     return dg.MaterializeResult(metadata={"path": str(Path(paths.public_dir)), "files": dg.MetadataValue.json(files)})
 
 
-@dg.asset(key=["reports", "outcomes"], deps=[public_tier], group_name="release", kinds={"html", "png"})
+@dg.asset(
+    key=["reports", "outcomes"],
+    deps=[public_tier],
+    automation_condition=AFTER_RELEASE,
+    group_name="release",
+    kinds={"html", "png"},
+)
 def outcomes_report(paths: SurveyPaths):
     """The visual report (report.html with embedded charts, and PNGs) under data/reports/, drawn from the public tier
     file only: change from baseline with 95 % CIs by protocol and dose band, attrition, dose distributions; withheld

@@ -11,6 +11,8 @@ from pipelines.defs.assets import (
     research_tier,
 )
 
+RELEASE_ASSETS = (research_tier.key, *public_tables.keys, public_tier.key, outcomes_report.key)
+
 ingest_file_job = dg.define_asset_job(
     "ingest_file",
     selection=dg.AssetSelection.assets(deidentified_responses, research_responses),
@@ -18,7 +20,7 @@ ingest_file_job = dg.define_asset_job(
 )
 publish_job = dg.define_asset_job(
     "publish",
-    selection=dg.AssetSelection.assets(research_tier, public_tables, public_tier, outcomes_report),
+    selection=dg.AssetSelection.assets(*RELEASE_ASSETS),
     description="Release the k-anonymous research tier and the perturbed public tier from the restricted warehouse, "
     "then render the report from the public tier.",
 )
