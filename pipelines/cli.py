@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -300,16 +303,52 @@ def parse_dose(
 
 
 @main.command()
-@click.option("--port", default=3000, show_default=True)
+@click.option("--port", default=3000, show_default=True, help="Port of the web UI on 127.0.0.1.")
 def ui(port: int) -> None:
-    """Start the Dagster UI on localhost for the instance in DAGSTER_HOME."""
+    """Start the Dagster UI and its daemon (sensors, schedule, automation) on localhost, for the instance in
+    DAGSTER_HOME. Ctrl-C or SIGTERM stops it, with every process it started."""
     from pipelines.runner import prepare_dagster_home
 
     home = prepare_dagster_home(load_settings())
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (instance {_rel(home)}); Ctrl-C to stop.")
     dagster = Path(sys.executable).with_name("dagster")
     cmd = [str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
-    sys.exit(subprocess.call(cmd, cwd=REPO_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}))
+    process = subprocess.Popen(
+        cmd, cwd=REPO_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}, start_new_session=True
+    )
+    code = _supervise(process)
+    click.echo("Dagster UI stopped.")
+    sys.exit(code)
+
+
+def _supervise(process: subprocess.Popen, grace: float = 20.0) -> int:
+    """Wait for `process`; on SIGINT or SIGTERM stop its whole process group, then kill what is left after `grace`
+    seconds. (`dagster dev` started without a terminal ignores signals in part of its tree, and a webserver or
+    daemon left behind keeps the port and the instance.)"""
+    stop_at: list[float] = []
+
+    def stop(signum, frame) -> None:
+        if not stop_at:
+            stop_at.append(time.monotonic() + grace)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                if stop_at and time.monotonic() > stop_at[0]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        with contextlib.suppress(ProcessLookupError):  # children that outlived dagster dev
+            os.killpg(process.pid, signal.SIGKILL)
+    return 0 if stop_at else code
 
 
 def run_cli() -> None:

@@ -91,8 +91,14 @@ def test_sample_end_to_end(released_sample):
     assert {"rows_reconcile", "rows_valid", "columns_mapped", "one_row_per_participant_wave"} <= names
     assert all(e.passed for e in evaluations if e.check_name == "rows_reconcile")
     valid = [e for e in evaluations if e.check_name == "rows_valid"]
-    assert all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in valid)
-    assert all(isinstance(v.value, int) for e in valid for k, v in e.metadata.items())
+    # the sample quarantines about 1.4 % of its validated rows: under the default 5 % warning share, so it passes,
+    # saying so in words, with the counts kept
+    assert all(e.passed and e.metadata["severity"].value == "OK" for e in valid)
+    assert all(0 < e.metadata["quarantined_share"].value < 0.05 for e in valid)
+    words = {"severity", "quarantined_share", "warn_above_share", "error_above_share"}
+    assert all(isinstance(v.value, int) for e in valid for k, v in e.metadata.items() if k not in words)
+    # every per-file check names the file (partition) it judged
+    assert {e.partition for e in evaluations} == {"microdose_mood/baseline.csv", "microdose_mood/followup.csv"}
     labels = {k for e in valid for k in e.metadata}
     assert any(k.startswith("seen but unanswered (-99) · phq9_item") for k in labels)  # kept apart from blanks
     assert any(k.startswith("not shown (blank) · ") for k in labels)
