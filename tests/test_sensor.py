@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import timedelta
 import os
+from datetime import timedelta
 
 import dagster as dg
 import pytest

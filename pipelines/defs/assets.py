@@ -5,8 +5,8 @@ frame its asset produced. Their metadata holds counts, column names and check na
 """
 
 import base64
-import warnings
 import shutil
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -32,7 +32,9 @@ from pipelines.warehouse.tables import PUBLIC_TIER_TABLES, RESPONSES, Table
 from schemas.study_config import StudyConfigError
 
 # Per-file (partitioned) check results are a Dagster preview; they are what shows which file a check judged.
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
+warnings.filterwarnings(
+    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
+)
 
 SAFE_ERRORS = (ExportReadError, StudyConfigError, PseudonymKeyError, DeidentifiedFrameError, FileNotFoundError)
 STAGED = "deidentified_responses"
@@ -142,15 +144,21 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
             staging_root=paths.staging_dir,
         ) from None
 
-    verdict = quarantine_verdict(outcome.rows_quarantined, outcome.rows_accepted + outcome.rows_quarantined,
-                                 study.quality)
+    verdict = quarantine_verdict(
+        outcome.rows_quarantined, outcome.rows_accepted + outcome.rows_quarantined, study.quality
+    )
     if not outcome.duplicate_of and (not outcome.reconciles or verdict.level == "ERROR"):
         # blocked below: nothing will load what was staged, and the file is recorded as failed, so that the runner
         # and `status` say why and --retry-failed takes it again once the mapping or the export is fixed
         shutil.rmtree(outcome.staging_dir, ignore_errors=True)
-        reason = verdict.message(file_name) if outcome.reconciles else (
-            f"{file_name}: rows read ({outcome.rows_read}) differ from accepted + quarantined + excluded "
-            f"({outcome.rows_accepted + outcome.rows_quarantined + outcome.rows_excluded}); nothing was loaded")
+        reason = (
+            verdict.message(file_name)
+            if outcome.reconciles
+            else (
+                f"{file_name}: rows read ({outcome.rows_read}) differ from accepted + quarantined + excluded "
+                f"({outcome.rows_accepted + outcome.rows_quarantined + outcome.rows_excluded}); nothing was loaded"
+            )
+        )
         with warehouse.get_connection() as conn:
             record_failure(conn, study=study_name, file_name=file_name, sha256=sha256, wave=wave, error=reason)
     yield dg.Output(

@@ -80,24 +80,32 @@ class QuarantineVerdict:
         return self.quarantined / self.validated if self.validated else 0.0
 
     def as_metadata(self) -> dict[str, object]:
-        return {"severity": self.level, "quarantined_share": round(self.share, 4),
-                "warn_above_share": self.warn_above, "error_above_share": self.error_above}
+        return {
+            "severity": self.level,
+            "quarantined_share": round(self.share, 4),
+            "warn_above_share": self.warn_above,
+            "error_above_share": self.error_above,
+        }
 
     def message(self, file_name: str) -> str:
         """Why an ERROR file was not loaded, value-free: counts and the thresholds only."""
-        return (f"{file_name}: {self.quarantined} of {self.validated} validated rows ({self.share:.0%}) failed "
-                f"validation, above the study's quality.quarantine_error_share ({self.error_above:.0%}), so nothing "
-                "was loaded; the rows_valid check lists the failures by column and check. Fix the mapping or the "
-                "export, then run again with --retry-failed")
+        return (
+            f"{file_name}: {self.quarantined} of {self.validated} validated rows ({self.share:.0%}) failed "
+            f"validation, above the study's quality.quarantine_error_share ({self.error_above:.0%}), so nothing "
+            "was loaded; the rows_valid check lists the failures by column and check. Fix the mapping or the "
+            "export, then run again with --retry-failed"
+        )
 
 
 def quarantine_verdict(quarantined: int, validated: int, quality) -> QuarantineVerdict:
     """ERROR above the study's error share, WARN above its warning share, else OK."""
     share = quarantined / validated if validated else 0.0
-    level = ("ERROR" if share > quality.quarantine_error_share
-             else "WARN" if share > quality.quarantine_warn_share else "OK")
-    return QuarantineVerdict(level, quarantined, validated, quality.quarantine_warn_share,
-                             quality.quarantine_error_share)
+    level = (
+        "ERROR" if share > quality.quarantine_error_share else "WARN" if share > quality.quarantine_warn_share else "OK"
+    )
+    return QuarantineVerdict(
+        level, quarantined, validated, quality.quarantine_warn_share, quality.quarantine_error_share
+    )
 
 
 class WithheldError(RuntimeError):
