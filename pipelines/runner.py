@@ -121,6 +121,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     from pipelines.defs.sensors import landing_files_on_disk
     from pipelines.ingest.fingerprint import file_sha256
     from pipelines.privacy.pseudonym import load_or_create_key
+    from pipelines.progress import terminal_progress
     from pipelines.warehouse.load import holds_pseudonyms
 
     summary = RunSummary()
@@ -148,7 +149,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
 
     defs = build_definitions(settings)
     ingest = defs.resolve_job_def("ingest_file")
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() as instance, terminal_progress():
         for study, name, _ in todo:
             try:
                 key = partition_key(study, name)

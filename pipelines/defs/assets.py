@@ -25,6 +25,7 @@ from pipelines.ingest.process import (
 )
 from pipelines.privacy.pseudonym import PseudonymKeyError, load_key, load_or_create_key
 from pipelines.privacy.safe_report import quarantine_verdict, value_free_message
+from pipelines.progress import FileProgress
 from pipelines.readers import ExportReadError
 from pipelines.settings import PUBLIC_TIER_FILE
 from pipelines.warehouse.load import already_loaded, holds_pseudonyms, load_staged, record_failure
@@ -131,6 +132,7 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
                 staging_root=paths.staging_dir,
                 chunk_rows=paths.chunk_rows,
                 sha256=sha256,
+                on_chunk=FileProgress(file_name, context.log.info),
             )
     except Exception as exc:  # every failure leaves through the value-free path
         raise _fail(

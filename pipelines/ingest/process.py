@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,8 +91,10 @@ def process_file(
     chunk_rows: int = 50_000,
     bands: DoseBands | None = None,
     sha256: str | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> FileOutcome:
-    """Stage one export; raises ExportReadError / StudyConfigError (value-free) if it cannot be read."""
+    """Stage one export; raises ExportReadError / StudyConfigError (value-free) if it cannot be read.
+    `on_chunk` is told the running count of rows read after each chunk (progress for long files)."""
     path = Path(path)
     sha256 = sha256 or file_sha256(path)
     if study.is_withdrawal_list(path.name):
@@ -121,6 +124,8 @@ def process_file(
 
     for part, chunk in enumerate(reader.iter_chunks()):
         outcome.rows_read += len(chunk)
+        if on_chunk is not None:
+            on_chunk(outcome.rows_read)
         reasons = exclusion_reasons(chunk, study)
         outcome.excluded.update(reasons.dropna().value_counts().to_dict())
         withdrawals = _withdrawals(
