@@ -25,7 +25,10 @@ from tests.paths import REAL_EXPORTS, REAL_EXPORTS_ABSENT, SAMPLE_DIR, STUDY
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `real_exports` read ../shared/samples/real-exports: skip them, with the reason, where it is absent."""
+    """Tests marked `ui` go first: they mostly wait on a Dagster webserver, so the other workers' tests overlap them
+    instead of waiting for them at the end. Tests marked `real_exports` read ../shared/samples/real-exports: skip
+    them, with the reason, where it is absent."""
+    items.sort(key=lambda item: item.get_closest_marker("ui") is None)  # stable: otherwise collection order
     if REAL_EXPORTS.is_dir():
         return
     if os.environ.get("CI"):  # CI has the folder: its absence there is a broken checkout, not a newcomer's clone
@@ -107,10 +110,18 @@ def _environment(root: Path, studies_dir: Path | None = None) -> dict[str, str]:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studies_dir: Path | None):
+def dagster_home_kept() -> bool:
+    """Override to True in a test module that reads what Dagster wrote under DAGSTER_HOME (run and event storage,
+    compute logs). Elsewhere the workspace's runs use an in-memory instance: the same assets, checks and results,
+    without a second of SQLite set-up and log capture per run."""
+    return False
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studies_dir: Path | None, dagster_home_kept: bool):
     for name, value in _environment(tmp_path, studies_dir).items():
         monkeypatch.setenv(name, value)
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() if dagster_home_kept else dg.DagsterInstance.ephemeral() as instance:
         yield Workspace(load_settings(), instance)
 
 

@@ -20,6 +20,8 @@ from pipelines.settings import REPO_ROOT
 from tests.conftest import _environment
 from tests.paths import SAMPLE_DIR
 
+pytestmark = pytest.mark.ui
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTEFACTS = REPO_ROOT / "test-artifacts"
 FILE_KEY = "microdose_mood/baseline.csv"

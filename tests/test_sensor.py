@@ -21,6 +21,12 @@ from pipelines.warehouse.tables import RESPONSES, column_names
 from tests.paths import SAMPLE_DIR
 
 
+@pytest.fixture
+def dagster_home_kept() -> bool:
+    """A schedule's context needs an instance it can reopen, so these tests keep one under DAGSTER_HOME."""
+    return True
+
+
 def evaluate(workspace, cursor: str | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=workspace.instance, cursor=cursor, resources=workspace.resources)
     return landing_folder_sensor(context)

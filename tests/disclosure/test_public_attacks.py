@@ -14,7 +14,7 @@ from pipelines.disclosure import release
 from tests.disclosure.conftest import KEY, copy_into_memory
 
 CELLS = ("grouping", "substance", "protocol", "dose_band", "wave")
-N_TARGETS = 12
+N_TARGETS = 8
 
 
 def published(conn, studies, key=KEY):

@@ -50,6 +50,12 @@ def write_redcap_mapping(studies_dir: Path, **overrides) -> Path:
 
 
 @pytest.fixture
+def dagster_home_kept() -> bool:
+    """The leak checks here read everything Dagster wrote, so runs go to a real instance under DAGSTER_HOME."""
+    return True
+
+
+@pytest.fixture
 def studies_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "studies"
     folder.mkdir()
