@@ -357,6 +357,9 @@ def run_cli() -> None:
         main()
     except WarehouseBusy as exc:
         raise SystemExit(f"Error: {exc}") from None
+    except KeyboardInterrupt:
+        # a run stops between files or while waiting for the warehouse; each file's load is one transaction
+        raise SystemExit("Stopped (Ctrl-C). Files already loaded stay loaded; run again to go on.") from None
 
 
 if __name__ == "__main__":

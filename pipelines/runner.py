@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +114,66 @@ def file_records(warehouse: Path, files: list[tuple[str, str, str]]) -> list[dic
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+RUN_TAGS = {"survey/trigger": "survey-pipeline run"}
+LIVE = ("STARTING", "STARTED", "CANCELING", "NOT_STARTED")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process with that id
+        return True
+    return True
+
+
+def own_run_tags() -> dict[str, str]:
+    """Tags on every run this process executes, so a later run can tell when its process has died."""
+    return {**RUN_TAGS, "survey/host": socket.gethostname(), "survey/pid": str(os.getpid())}
+
+
+def release_dead_runs(instance, notify=print) -> list[str]:
+    """Mark failed every unfinished run of `survey-pipeline run` on this machine whose process is gone (killed, or
+    the machine restarted) and free the pool slots it held, which would otherwise block every later run."""
+    import dagster as dg
+
+    statuses = [dg.DagsterRunStatus[name] for name in LIVE]
+    released = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=statuses, tags=RUN_TAGS)):
+        pid, host = run.tags.get("survey/pid"), run.tags.get("survey/host")
+        if host != socket.gethostname() or not (pid or "").isdigit() or _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(run, message=f"its survey-pipeline process ({pid}) ended without finishing the run")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+        notify(f"Marked run {run.run_id[:8]} ({run.job_name}) failed: its process ({pid}) is gone; freed its slot.")
+    return released
+
+
+def slot_holders(instance, pool: str = "duckdb") -> list[str]:
+    """Runs holding the pool's slot now (a run started from the UI, or another `survey-pipeline run`)."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    return sorted({slot.run_id for slot in info.claimed_slots})
+
+
+def wait_for_slot(instance, notify=print, poll_seconds: float = 1.0) -> None:
+    """Return once no run holds the warehouse's slot, saying which run is waited for. The wait is ours, not
+    Dagster's, so Ctrl-C stops it; a holder whose process dies meanwhile is released."""
+    announced: set[str] = set()
+    while True:
+        release_dead_runs(instance, notify)
+        holders = slot_holders(instance)
+        if not holders:
+            return
+        for holder in sorted(set(holders) - announced):
+            run = instance.get_run_by_id(holder)
+            job, status = (run.job_name, run.status.value.lower()) if run else ("unknown job", "unknown")
+            notify(f"Waiting for run {holder[:8]} ({job}, {status}) to free the warehouse; Ctrl-C to stop.")
+            announced.add(holder)
+        time.sleep(poll_seconds)
+
+
 def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool = False, notify=print) -> RunSummary:
     """Process every new landing file through Dagster, then rebuild the public tier if anything changed."""
     import dagster as dg
@@ -157,12 +219,13 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
                 summary.records.append({"study": study, "file_name": name, "status": "failed", "error": str(exc)})
                 continue
             instance.add_dynamic_partitions(landing_files.name, [key])
+            wait_for_slot(instance, notify)
             ingest.execute_in_process(
                 instance=instance,
                 partition_key=key,
                 raise_on_error=False,
                 run_config=QUIET_RUN_CONFIG,
-                tags={"survey/trigger": "survey-pipeline run"},
+                tags=own_run_tags(),
             )
         records = file_records(settings.warehouse, todo)
         recorded = {(r["study"], r["file_name"]) for r in records + summary.records}
@@ -178,11 +241,12 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
         ]
         if any(r["status"] == "loaded" for r in summary.records) or publish_is_stale(settings):
             summary.publish_attempted = True
+            wait_for_slot(instance, notify)
             result = defs.resolve_job_def("publish").execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config=QUIET_RUN_CONFIG,
-                tags={"survey/trigger": "survey-pipeline run"},
+                tags=own_run_tags(),
             )
             summary.published = result.success
     return summary
