@@ -31,18 +31,36 @@ def load_key(path: Path) -> bytes:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         raise PseudonymKeyError(_missing_message(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
         raise PseudonymKeyError(
-            f"{path}: the pseudonymisation key cannot be read ({type(exc).__name__}); "
-            "fix its permissions or restore it from your backup"
+            f"{path}: the pseudonymisation key cannot be read (IsADirectoryError: a folder "
+            f"is at the key's path); {_RESTORE}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        what = "not plain ASCII text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or "unreadable")
+        raise PseudonymKeyError(
+            f"{path}: the pseudonymisation key cannot be read ({type(exc).__name__}: {what}); "
+            f"fix its permissions or {_RESTORE}"
         ) from None
     try:
         key = bytes.fromhex(text)
     except ValueError:
-        raise PseudonymKeyError(f"{path}: expected {KEY_BYTES * 2} hexadecimal characters") from None
+        raise PseudonymKeyError(
+            f"{path}: not a pseudonymisation key: expected {KEY_BYTES * 2} hexadecimal characters; {_RESTORE}"
+        ) from None
     if len(key) < 16:
-        raise PseudonymKeyError(f"{path}: key too short; expected {KEY_BYTES * 2} hexadecimal characters")
+        what = "empty" if not text else "too short"
+        raise PseudonymKeyError(
+            f"{path}: the pseudonymisation key is {what} (key too short; expected {KEY_BYTES * 2} hexadecimal "
+            f"characters); {_RESTORE}"
+        )
     return key
+
+
+_RESTORE = (
+    "restore the key file from your backup, or, only if the warehouse is still empty, delete it so that "
+    "a new key is made."
+)
 
 
 def _missing_message(path: Path) -> str:
