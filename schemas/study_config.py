@@ -8,6 +8,7 @@ from an export.
 from __future__ import annotations
 
 import fnmatch
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -154,6 +155,7 @@ class StudyConfig(_Strict):
     wave_column: str | None = None
     waves: list[Wave] = Field(min_length=1)
     response_date_column: str | None = None
+    study_start: date | None = None  # responses dated earlier are quarantined (date_not_before_study_start)
     date_order: Literal["day_first", "month_first"] | None = None  # for dates like 7/8/2016; else ambiguous = error
     unfinished_responses: Literal["exclude", "keep"] = "exclude"
     filters: list[RowFilter] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import dagster as dg
@@ -276,16 +277,21 @@ def test_an_impossible_date_quarantines_its_row_only(workspace):
         for i, r in enumerate(rows)
         if i >= 3 and r[col["Status"]] == "0" and r[col["Finished"]] == "1" and r[col["Q1"]] == r[col["Q2"]] == "1"
     ]
-    first, second = ok[2], ok[3]
+    first, second, third = ok[2], ok[3], ok[4]
     rows[first][col["RecordedDate"]] = "2025-02-30 10:00:00"
     rows[second][col["RecordedDate"]] = "sometime in May"
+    rows[third][col["RecordedDate"]] = "2099-01-01 10:00:00"  # would win over every later response of theirs
     result = workspace.ingest(workspace.land_bytes(_records(rows), "followup_dates.csv"))
     assert result.success
     quarantined = workspace.sql(
         "SELECT source_row, column_name, check_name FROM ops.quarantine "
         "WHERE column_name = 'recorded' ORDER BY source_row"
     )
-    assert quarantined == [(first + 1, "recorded", "date_readable"), (second + 1, "recorded", "date_readable")]
+    assert quarantined == [
+        (first + 1, "recorded", "date_readable"),
+        (second + 1, "recorded", "date_readable"),
+        (third + 1, "recorded", "date_not_in_future"),
+    ]
     ((read, accepted, q, excluded),) = workspace.sql(
         "SELECT rows_read, rows_accepted, rows_quarantined, rows_excluded FROM ops.ingested_files"
     )
@@ -333,3 +339,25 @@ def test_an_older_file_loaded_later_does_not_replace_a_newer_response(workspace)
     assert workspace.sql("SELECT source_file FROM research.responses") == [("baseline_b.csv",)]
     reasons = workspace.sql("SELECT excluded_by_reason FROM ops.ingested_files WHERE file_name = 'baseline_a_old.csv'")
     assert reasons == [({"superseded_by_newer_response": 1},)]
+
+
+def test_dates_in_the_future_or_before_the_study_start_are_quarantined_row_by_row():
+    import pandas as pd
+
+    from pipelines.ingest.process import _bad_dates
+    from pipelines.settings import REPO_ROOT
+    from schemas.study_config import load_study
+
+    study = load_study(REPO_ROOT / "schemas" / "studies" / "microdose_mood.yaml")
+    study = study.model_copy(update={"study_start": dt.date(2025, 1, 1)})
+    now = pd.Timestamp("2026-12-02 12:00:00")
+    mapped = pd.DataFrame(
+        {"recorded": ["2026-12-02 20:00:00", "2026-12-03 08:00:00", "2024-12-31 23:00:00", "2025-06-01 10:00:00", ""]},
+        dtype="string",
+    )
+    rows = pd.Series(range(4, 9))
+    # 20:00 is within the 14 hours that some clock on Earth is ahead of UTC; 08:00 the next day is not
+    assert _bad_dates(mapped, study, "f.csv", rows, now) == [
+        (1, "date_not_in_future"),
+        (2, "date_not_before_study_start"),
+    ]

@@ -122,6 +122,7 @@ def process_file(
         unmapped_columns=unmapped_columns(study, reader.names, reader.consumed_columns),
     )
 
+    processed_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
     for part, chunk in enumerate(reader.iter_chunks()):
         outcome.rows_read += len(chunk)
         if on_chunk is not None:
@@ -138,10 +139,10 @@ def process_file(
         _count_missing(mapped, outcome)
         failing = _validate(mapped, schema, outcome)
         if study.response_date_column:
-            for index in _unreadable_dates(mapped, study, path.name, kept["__row"]):
+            for index, check in _bad_dates(mapped, study, path.name, kept["__row"], processed_at):
                 if index not in failing or ("recorded", "date_present") not in failing[index]:
-                    failing.setdefault(index, []).append(("recorded", "date_readable"))
-                    outcome.failures.add("recorded", "date_readable")
+                    failing.setdefault(index, []).append(("recorded", check))
+                    outcome.failures.add("recorded", check)
         if failing:
             bad = sorted(failing)
             q = pd.DataFrame(
@@ -256,26 +257,38 @@ def _count_missing(mapped: pd.DataFrame, outcome: FileOutcome) -> None:
             outcome.not_shown[column] += n
 
 
-def _unreadable_dates(mapped: pd.DataFrame, study: StudyConfig, file_name: str, rows: pd.Series) -> list[int]:
-    """Rows whose date the one date parser cannot read (unknown layout, impossible date): quarantined row by row.
+# No clock on Earth is more than 14 hours ahead of UTC: a response recorded later than that is not from today.
+LATEST_OFFSET = pd.Timedelta(hours=14)
+
+
+def _bad_dates(
+    mapped: pd.DataFrame, study: StudyConfig, file_name: str, rows: pd.Series, processed_at: pd.Timestamp
+) -> list[tuple[int, str]]:
+    """(row, check) for dates that cannot stand: unreadable (unknown layout, impossible date), after the file is
+    processed (`date_not_in_future`: a 2099 date would otherwise supersede every later response of that person), or
+    before the study's `study_start`. Each is quarantined row by row.
 
     An ambiguous date (7/8/2016 with no `date_order`) stays an error for the whole file: it is a mapping decision,
     not a bad row, and guessing would shift every such date by months.
     """
     day_first = None if study.date_order is None else study.date_order == "day_first"
     remaining = mapped["recorded"][mapped["recorded"].str.strip() != ""]
-    bad: list[int] = []
+    bad: list[tuple[int, str]] = []
+    parsed = pd.Series(dtype="datetime64[ns]")
     while not remaining.empty:
         try:
-            parse_response_dates(
+            parsed = parse_response_dates(
                 remaining, day_first=day_first, file_name=file_name, source_rows=rows.loc[remaining.index]
             )
             break
         except DateParseError as exc:
             if "ambiguous" in str(exc) or not exc.rows:
                 raise
-            bad += list(exc.rows)
+            bad += [(i, "date_readable") for i in exc.rows]
             remaining = remaining.drop(index=exc.rows)
+    bad += [(i, "date_not_in_future") for i in parsed.index[parsed > processed_at + LATEST_OFFSET]]
+    if study.study_start is not None:
+        bad += [(i, "date_not_before_study_start") for i in parsed.index[parsed < pd.Timestamp(study.study_start)]]
     return bad
 
 
