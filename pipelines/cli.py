@@ -91,10 +91,17 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
             "(see `survey-pipeline status`; fix the file or run with --retry-failed)",
             err=True,
         )
+    for problem in summary.unreadable:
+        click.echo(f"  NOT READ {problem.study}/{problem.message}", err=True)
     if summary.failed:
         names = ", ".join(f"{r['study']}/{r['file_name']}" for r in summary.failed)
         click.echo(f"{len(summary.failed)} file(s) failed: {names}", err=True)
-    if summary.failed or summary.still_failed or (summary.publish_attempted and not summary.published):
+    if (
+        summary.failed
+        or summary.still_failed
+        or summary.unreadable
+        or (summary.publish_attempted and not summary.published)
+    ):
         sys.exit(1)
 
 
@@ -103,8 +110,8 @@ def status() -> None:
     """Files seen in the landing folder, their state and row counts."""
     import duckdb
 
-    from pipelines.defs.sensors import landing_files_on_disk
     from pipelines.ingest.fingerprint import file_sha256
+    from pipelines.ingest.landing import scan_landing, unreadable
 
     settings = load_settings()
     records = {}
@@ -118,20 +125,26 @@ def status() -> None:
             except duckdb.CatalogException:
                 rows = []
         records = {(r[0], r[1], r[2]): r[3:] for r in rows}
-    on_disk = landing_files_on_disk(settings.landing_dir)
-    if not on_disk and not records:
+    on_disk, problems = scan_landing(settings.landing_dir)
+    if not on_disk and not records and not problems:
         click.echo(f"No files in {_rel(settings.landing_dir)} and nothing recorded yet.")
         return
     click.echo(f"{'file':44} {'state':10} {'read':>7} {'accepted':>9} {'quarantined':>11} {'excluded':>9}")
     listed = set()
     for study, name, path in on_disk:
-        key = (study, name, file_sha256(path))
+        try:
+            key = (study, name, file_sha256(path))
+        except OSError as exc:
+            problems.append(unreadable(study, name, exc))
+            continue
         listed.add(key)
         state, *counts, error = records.get(key, ("new", None, None, None, None, None))
         _status_line(f"{study}/{name}", state, counts, error)
     for key, (state, *counts, error) in records.items():
         if key not in listed:
             _status_line(f"{key[0]}/{key[1]}", f"{state}*", counts, error)
+    for problem in problems:
+        _status_line(f"{problem.study}/{problem.file_name}", "not read", [None] * 4, problem.reason)
     if any(k not in listed for k in records):
         click.echo("* no longer in the landing folder (or changed since)")
 

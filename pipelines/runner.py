@@ -28,6 +28,7 @@ class RunSummary:
     new_files: list[str] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
     still_failed: list[dict] = field(default_factory=list)  # failed before, unchanged, not retried
+    unreadable: list = field(default_factory=list)  # landing entries that could not be read (ingest.landing)
     publish_attempted: bool = False
     published: bool = False
 
@@ -175,15 +176,11 @@ def wait_for_slot(instance, notify=print, poll_seconds: float = 1.0) -> None:
 
 
 def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool = False, notify=print) -> RunSummary:
-    """Process every new landing file through Dagster, then rebuild the public tier if anything changed."""
-    import dagster as dg
-
-    from pipelines.definitions import build_definitions
-    from pipelines.defs.partitions import landing_files, partition_key
-    from pipelines.defs.sensors import landing_files_on_disk
+    """Process every new landing file through Dagster, then rebuild the public tier if anything changed. Dagster is
+    imported only once there is something to do."""
     from pipelines.ingest.fingerprint import file_sha256
+    from pipelines.ingest.landing import scan_landing, unreadable
     from pipelines.privacy.pseudonym import load_or_create_key
-    from pipelines.progress import terminal_progress
     from pipelines.warehouse.load import holds_pseudonyms
 
     summary = RunSummary()
@@ -192,8 +189,13 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     prepare_dagster_home(settings)
     done = known_files(settings.warehouse)
     todo = []
-    for study, name, path in landing_files_on_disk(settings.landing_dir):
-        sha = file_sha256(path)
+    files, summary.unreadable = scan_landing(settings.landing_dir)
+    for study, name, path in files:
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:  # this file's problem, named with it; the others go on
+            summary.unreadable.append(unreadable(study, name, exc))
+            continue
         status = done.get((study, name, sha))
         if status is None or (status == "failed" and retry_failed):
             todo.append((study, name, sha))
@@ -206,6 +208,12 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     if settings.warehouse.exists():
         with open_read_only(settings.warehouse) as conn:
             linked = holds_pseudonyms(conn)
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+    from pipelines.defs.partitions import landing_files, partition_key
+    from pipelines.progress import terminal_progress
+
     # before any run: the one-line notice of a new key, or a missing key stops everything (PseudonymKeyError)
     load_or_create_key(settings.pseudonym_key_file, warehouse_has_pseudonyms=linked, notify=notify)
 

@@ -17,24 +17,11 @@ from pipelines.defs.jobs import RELEASE_ASSETS, ingest_file_job
 from pipelines.defs.partitions import landing_files, partition_key
 from pipelines.defs.resources import SurveyPaths
 from pipelines.ingest.fingerprint import file_sha256
+from pipelines.ingest.landing import scan_landing, unreadable
 
 RESEARCH_KEY = dg.AssetKey(["research", "responses"])
 PUBLIC_KEY = dg.AssetKey(["tiers", "public"])
 INGEST_KEYS = [deidentified_responses.key, research_responses.key]
-
-EXPORT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx"}
-
-
-def landing_files_on_disk(landing_dir: Path) -> list[tuple[str, str, Path]]:
-    """(study, file name, path) for every export in `<landing>/<study>/`, skipping hidden and non-export files."""
-    found = []
-    if not landing_dir.is_dir():
-        return found
-    for study_dir in sorted(p for p in landing_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in sorted(study_dir.iterdir()):
-            if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in EXPORT_SUFFIXES:
-                found.append((study_dir.name, path.name, path))
-    return found
 
 
 def loaded_sha(instance: dg.DagsterInstance, key: str) -> str | None:
@@ -55,19 +42,29 @@ def unloaded_files(
     [size, mtime_ns, sha256] from the last look and is updated in place; a file unchanged on disk since then is
     skipped without hashing (it was requested then, or was already loaded)."""
     present = set()
-    for study, name, path in landing_files_on_disk(landing_dir):
+    files, problems = scan_landing(landing_dir)
+    for problem in problems:
+        log.warning(f"{problem.study}/{problem.message}")
+    for study, name, path in files:
         try:
             key = partition_key(study, name)
             stat = path.stat()
-        except (ValueError, OSError) as exc:
-            log.warning(str(exc) if isinstance(exc, ValueError) else f"{study}/{name}: cannot be read ({exc.strerror})")
+        except ValueError as exc:
+            log.warning(str(exc))
+            continue
+        except OSError as exc:
+            log.warning(f"{study}/{unreadable(study, name, exc).message}")
             continue
         present.add(key)
         signature = [stat.st_size, stat.st_mtime_ns]
         before = seen.get(key)
         if before and before[:2] == signature:
             continue
-        sha = file_sha256(path)
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            log.warning(f"{study}/{unreadable(study, name, exc).message}")
+            continue
         seen[key] = [*signature, sha]
         if (before and before[2] == sha) or loaded_sha(instance, key) == sha:
             continue
