@@ -54,12 +54,26 @@ def test_run_twice_then_status_then_recover_an_interrupted_release(workspace, mo
     assert copy.exists()
 
 
-def test_run_fails_naming_the_bad_file(workspace):
+def test_run_fails_naming_the_bad_and_the_unreadable_file(workspace, monkeypatch):
+    from pipelines.ingest import fingerprint
     from tests.paths import SAMPLE_DIR
 
     workspace.land(SAMPLE_DIR / "baseline.csv")
     workspace.land_bytes(b"\x00\x01binary\x00", "followup_corrupt.csv")
+    workspace.land(SAMPLE_DIR / "followup.csv", name="followup_locked.csv")
+    real = fingerprint.file_sha256
+
+    def locked(path):  # as a permission-denied file fails (the tests run as root, which chmod cannot stop)
+        if path.name == "followup_locked.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(fingerprint, "file_sha256", locked)
     result = CliRunner().invoke(main, ["run"])
+    assert "NOT READ microdose_mood/followup_locked.csv: cannot be read (Permission denied)" in result.output
+    assert "Traceback" not in result.output
+    status = CliRunner().invoke(main, ["status"])
+    assert "followup_locked.csv" in status.output and "not read" in status.output
     assert result.exit_code == 1
     assert "FAILED  microdose_mood/followup_corrupt.csv" in result.output
     assert "loaded  microdose_mood/baseline.csv" in result.output

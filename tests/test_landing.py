@@ -1,17 +1,12 @@
 """The landing folder's edges: links leading out of it, things named like exports that are not files, and files
-that cannot be read are named (in `run` and `status`), never loaded silently or skipped silently; the good files
-beside them still load."""
+that cannot be read are named, never loaded silently or skipped silently (`run` and `status` with an unreadable
+file beside good ones: tests/test_cli.py)."""
 
 from __future__ import annotations
 
 import os
 
-from click.testing import CliRunner
-
-from pipelines.cli import main
-from pipelines.ingest import fingerprint
 from pipelines.ingest.landing import scan_landing
-from tests.paths import SAMPLE_DIR
 
 
 def test_links_out_and_non_files_are_named_not_loaded(tmp_path):
@@ -32,23 +27,3 @@ def test_links_out_and_non_files_are_named_not_loaded(tmp_path):
     assert set(reasons) == {"outside_link.csv", "dangling.csv", "folder.csv", "pipe.csv"}
     assert "outside the landing folder" in reasons["outside_link.csv"]
     assert all("not a regular file" in reasons[n] for n in ("dangling.csv", "folder.csv", "pipe.csv"))
-
-
-def test_an_unreadable_file_is_named_and_the_good_one_beside_it_loads(workspace, monkeypatch):
-    workspace.land(SAMPLE_DIR / "baseline.csv")
-    workspace.land(SAMPLE_DIR / "followup.csv", name="followup_locked.csv")
-    real = fingerprint.file_sha256
-
-    def locked(path):  # as a file held or permission-denied would fail (the tests run as root, which chmod cannot stop)
-        if path.name == "followup_locked.csv":
-            raise PermissionError(13, "Permission denied")
-        return real(path)
-
-    monkeypatch.setattr(fingerprint, "file_sha256", locked)
-    result = CliRunner().invoke(main, ["run"])
-    assert result.exit_code == 1, result.output
-    assert "loaded  microdose_mood/baseline.csv" in result.output
-    assert "NOT READ microdose_mood/followup_locked.csv: cannot be read (Permission denied)" in result.output
-    assert "Traceback" not in result.output
-    status = CliRunner().invoke(main, ["status"])
-    assert "followup_locked.csv" in status.output and "not read" in status.output

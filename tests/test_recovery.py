@@ -51,12 +51,11 @@ def cli(*args: str) -> subprocess.Popen:
 
 def test_a_dead_runs_slot_is_freed_and_the_next_run_goes_on(workspace):
     run_id = stuck_run(workspace.instance, gone_pid())
-    workspace.land(SAMPLE_DIR / "baseline.csv")
+    workspace.land_bytes(b"\x00\x01binary\x00", "corrupt.csv")  # fails fast: the run got the slot and went on
     process = cli("run")
     output, _ = process.communicate(timeout=240)
-    assert process.returncode == 0, output
     assert f"Marked run {run_id[:8]} (ingest_file) failed" in output and "freed its slot" in output
-    assert "loaded  microdose_mood/baseline.csv" in output
+    assert "FAILED  microdose_mood/corrupt.csv: corrupt.csv" in output, output
     with dg.DagsterInstance.get() as instance:
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots == []
