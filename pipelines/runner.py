@@ -19,7 +19,9 @@ from pipelines.settings import REPO_ROOT, Settings
 from pipelines.warehouse.connect import open_read_only
 
 DAGSTER_YAML = REPO_ROOT / ".dagster" / "dagster.yaml"
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# the console shows one line per failed file (from ops.ingested_files); the stack traces stay in the run's event log, for
+# the UI: Dagster logs step failures at ERROR, so only CRITICAL reaches the terminal
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass

@@ -71,7 +71,7 @@ def test_run_fails_naming_the_bad_and_the_unreadable_file(workspace, monkeypatch
     monkeypatch.setattr(fingerprint, "file_sha256", locked)
     result = CliRunner().invoke(main, ["run"])
     assert "NOT READ microdose_mood/followup_locked.csv: cannot be read (Permission denied)" in result.output
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and "Stack Trace" not in result.output  # traces stay in the UI
     status = CliRunner().invoke(main, ["status"])
     assert "followup_locked.csv" in status.output and "not read" in status.output
     assert result.exit_code == 1
