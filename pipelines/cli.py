@@ -55,6 +55,8 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
         for r in summary.records:
             if r["status"] == "failed":
                 click.echo(f"  FAILED  {r['study']}/{r['file_name']}: {r['error']}")
+            elif r["status"] == "not done":
+                click.echo(f"  NOT DONE {r['study']}/{r['file_name']}: {r['error']}")
             elif r["status"] == "duplicate":
                 click.echo(f"  skipped {r['study']}/{r['file_name']}: same content as a file already loaded")
             else:

@@ -36,7 +36,8 @@ class RunSummary:
 
     @property
     def failed(self) -> list[dict]:
-        return [r for r in self.records if r["status"] == "failed"]
+        """Files that failed, and files a fault of the machine stopped (not recorded: taken again next time)."""
+        return [r for r in self.records if r["status"] in ("failed", "not done")]
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -177,6 +178,15 @@ def wait_for_slot(instance, notify=print, poll_seconds: float = 1.0) -> None:
         time.sleep(poll_seconds)
 
 
+def _failure_description(result) -> str | None:
+    """The value-free description our assets gave a failed step (their dg.Failure), if any."""
+    for event in result.all_events:
+        data = event.step_failure_data if event.is_step_failure else None
+        if data is not None and data.user_failure_data is not None and data.user_failure_data.description:
+            return data.user_failure_data.description
+    return None
+
+
 def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool = False, notify=print) -> RunSummary:
     """Process every new landing file through Dagster, then rebuild the public tier if anything changed. Dagster is
     imported only once there is something to do."""
@@ -222,6 +232,7 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
     defs = build_definitions(settings)
     ingest = defs.resolve_job_def("ingest_file")
     with dg.DagsterInstance.get() as instance, terminal_progress():
+        unrecorded: dict[tuple[str, str], str | None] = {}
         for study, name, _ in todo:
             try:
                 key = partition_key(study, name)
@@ -230,25 +241,30 @@ def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool =
                 continue
             instance.add_dynamic_partitions(landing_files.name, [key])
             wait_for_slot(instance, notify)
-            ingest.execute_in_process(
+            result = ingest.execute_in_process(
                 instance=instance,
                 partition_key=key,
                 raise_on_error=False,
                 run_config=QUIET_RUN_CONFIG,
                 tags=own_run_tags(),
             )
+            unrecorded[(study, name)] = _failure_description(result)
         records = file_records(settings.warehouse, todo)
         recorded = {(r["study"], r["file_name"]) for r in records + summary.records}
-        summary.records += records + [  # a run that died before recording its file still counts as a failure
+        # a file the run did not record: a fault of the machine (named, the file is taken again next time), or a
+        # run that ended before recording it
+        summary.records += [
             {
                 "study": s,
                 "file_name": n,
-                "status": "failed",
-                "error": f"{n}: the run ended before the file was recorded; see the run in the Dagster UI",
+                "status": "not done",
+                "error": unrecorded.get((s, n))
+                or f"{n}: the run ended before the file was recorded; see the run in the Dagster UI",
             }
             for s, n, _ in todo
             if (s, n) not in recorded
         ]
+        summary.records += records
         if any(r["status"] == "loaded" for r in summary.records) or publish_is_stale(settings):
             summary.publish_attempted = True
             wait_for_slot(instance, notify)

@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.partitions import landing_files, split_key
 from pipelines.defs.resources import SurveyPaths
 from pipelines.disclosure import release
+from pipelines.ingest.faults import environment_fault
 from pipelines.ingest.fingerprint import file_sha256
 from pipelines.ingest.process import (
     WITHDRAWAL_LIST_WAVE,
@@ -57,11 +58,19 @@ def _fail(
     exc: BaseException,
     stage: str,
     staging_root: str,
+    landing_file: Path,
 ) -> dg.Failure:
-    """The value-free failure to raise (`from None`), after recording the file as failed where possible."""
-    message = value_free_message(exc, file_name=file_name, stage=stage, safe_types=SAFE_ERRORS)
+    """The value-free failure to raise (`from None`), after recording the file as failed where possible. A fault of
+    the machine (a folder not writable, a full disk, a locked warehouse) is named as such and not recorded against
+    the file, so the file is taken again once it is fixed."""
     if sha256:  # a failed file leaves no de-identified data behind
         shutil.rmtree(staging_dir_for(Path(staging_root), study, sha256), ignore_errors=True)
+    fault = environment_fault(
+        exc, landing_file=landing_file, staging_dir=Path(staging_root), warehouse=Path(warehouse.database)
+    )
+    if fault is not None:
+        return dg.Failure(description=str(fault), metadata={"file": file_name, "study": study, "fault": "environment"})
+    message = value_free_message(exc, file_name=file_name, stage=stage, safe_types=SAFE_ERRORS)
     try:
         with warehouse.get_connection() as conn:
             record_failure(conn, study=study, file_name=file_name, sha256=sha256, wave=wave, error=message)
@@ -144,6 +153,7 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
             exc=exc,
             stage="reading and validating",
             staging_root=paths.staging_dir,
+            landing_file=path,
         ) from None
 
     verdict = quarantine_verdict(
@@ -256,6 +266,7 @@ def research_responses(
             exc=exc,
             stage="loading",
             staging_root=paths.staging_dir,
+            landing_file=paths.landing_file(staged.study, staged.file_name),
         ) from None
     shutil.rmtree(staged.staging_dir, ignore_errors=True) if not staged.duplicate_of else None
     yield dg.MaterializeResult(

@@ -67,10 +67,11 @@ class WarehouseResource(DuckDBResource):
         folder = Path(self.database).parent
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-        conn = backoff(
+        conn = backoff(  # a lock held by another process: retry for about 10 s, then name it (ingest.faults)
             fn=duckdb.connect,
             retry_on=(duckdb.IOException,),
             max_retries=10,
+            delay_generator=(1.0 for _ in range(10)),
             kwargs={"database": self.database, "read_only": False, "config": dict(self.connection_config)},
         )
         try:

@@ -1,0 +1,62 @@
+"""Faults of the machine are named as such (which folder, full / not writable / locked) and never recorded against
+the file, which is taken again once the fault is fixed; a full disk leaves no staging data behind."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from click.testing import CliRunner
+
+from pipelines.cli import main
+from pipelines.ingest.faults import environment_fault
+from tests.paths import SAMPLE_DIR
+
+PLACES = {
+    "landing_file": Path("/landing/s/export.csv"),
+    "staging_dir": Path("/staging"),
+    "warehouse": Path("/wh/survey.duckdb"),
+}
+
+
+def test_a_lock_names_the_warehouse_and_the_holding_process_never_the_raw_message():
+    exc = duckdb.IOException(
+        'IO Error: Could not set lock on file "/wh/survey.duckdb": Conflicting lock is held in '
+        "/usr/bin/python3.11 (PID 4242) by user someone. See also https://duckdb.org/docs"
+    )
+    message = str(environment_fault(exc, **PLACES))
+    assert message.startswith("/wh/survey.duckdb: the warehouse is locked by another process (process 4242)")
+    assert "someone" not in message and "duckdb.org" not in message
+
+
+def test_full_and_not_writable_name_the_folder_and_the_export_itself_stays_the_files_problem():
+    full = OSError(errno.ENOSPC, "No space left on device", "/staging/s/abc/responses-00000.parquet")
+    assert "the disk is full" in str(environment_fault(full, **PLACES))
+    read_only = OSError(errno.EROFS, "Read-only file system", "/staging/s")
+    assert str(environment_fault(read_only, **PLACES)).startswith("/staging/s: not writable (Read-only file system)")
+    unreadable_export = PermissionError(errno.EACCES, "Permission denied", "/landing/s/export.csv")
+    assert environment_fault(unreadable_export, **PLACES) is None
+    assert environment_fault(ValueError("a bad row"), **PLACES) is None
+
+
+def test_a_full_disk_stops_the_file_names_the_fault_and_the_next_run_takes_it(workspace, monkeypatch):
+    workspace.land(SAMPLE_DIR / "baseline.csv")
+    real = pd.DataFrame.to_parquet
+
+    def full_disk(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    stopped = CliRunner().invoke(main, ["run"])
+    assert stopped.exit_code == 1, stopped.output
+    assert "NOT DONE microdose_mood/baseline.csv: " in stopped.output and "the disk is full" in stopped.output
+    staging = workspace.settings.staging_dir
+    assert not staging.exists() or not [p for p in staging.rglob("*") if p.is_file()]  # no partial staging left
+    assert workspace.sql("SELECT count(*) FROM ops.ingested_files WHERE status = 'failed'") == [(0,)]
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", real)  # space freed
+    again = CliRunner().invoke(main, ["run"])  # no --retry-failed: the file was never blamed
+    assert again.exit_code == 0, again.output
+    assert "loaded  microdose_mood/baseline.csv" in again.output
