@@ -60,3 +60,33 @@ def test_a_full_disk_stops_the_file_names_the_fault_and_the_next_run_takes_it(wo
     again = CliRunner().invoke(main, ["run"])  # no --retry-failed: the file was never blamed
     assert again.exit_code == 0, again.output
     assert "loaded  microdose_mood/baseline.csv" in again.output
+
+
+def test_a_file_that_changes_while_it_is_read_is_not_recorded_and_is_taken_again(workspace, monkeypatch):
+    from pipelines.defs import assets
+
+    key = workspace.land(SAMPLE_DIR / "baseline.csv")
+    path = workspace.settings.landing_dir / key
+    original = path.read_bytes()
+    real = assets.process_file
+
+    def appended_meanwhile(*args, **kwargs):  # the export is still being written while the run reads it
+        outcome = real(*args, **kwargs)
+        with path.open("ab") as fh:
+            fh.write(b"\n,,junk appended while the run was reading\n")
+        return outcome
+
+    monkeypatch.setattr(assets, "process_file", appended_meanwhile)
+    result = workspace.ingest(key)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "changed while it was being read" in failure.step_failure_data.user_failure_data.description
+    assert workspace.sql("SELECT count(*) FROM ops.ingested_files") == [(0,)]  # neither loaded nor failed
+    assert workspace.sql("SELECT count(*) FROM research.responses") == [(0,)]
+    staging = workspace.settings.staging_dir
+    assert not [p for p in staging.rglob("*.parquet")] if staging.exists() else True
+
+    monkeypatch.setattr(assets, "process_file", real)
+    path.write_bytes(original)  # the valid bytes again
+    assert workspace.ingest(key).success
+    assert workspace.sql("SELECT status FROM ops.ingested_files") == [("loaded",)]

@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.partitions import landing_files, split_key
 from pipelines.defs.resources import SurveyPaths
 from pipelines.disclosure import release
-from pipelines.ingest.faults import environment_fault
+from pipelines.ingest.faults import changed_while_read, environment_fault, file_signature
 from pipelines.ingest.fingerprint import file_sha256
 from pipelines.ingest.process import (
     WITHDRAWAL_LIST_WAVE,
@@ -59,13 +59,14 @@ def _fail(
     stage: str,
     staging_root: str,
     landing_file: Path,
+    signature: tuple[int, int] | None = None,
 ) -> dg.Failure:
     """The value-free failure to raise (`from None`), after recording the file as failed where possible. A fault of
     the machine (a folder not writable, a full disk, a locked warehouse) is named as such and not recorded against
     the file, so the file is taken again once it is fixed."""
     if sha256:  # a failed file leaves no de-identified data behind
         shutil.rmtree(staging_dir_for(Path(staging_root), study, sha256), ignore_errors=True)
-    fault = environment_fault(
+    fault = changed_while_read(landing_file, signature) or environment_fault(
         exc, landing_file=landing_file, staging_dir=Path(staging_root), warehouse=Path(warehouse.database)
     )
     if fault is not None:
@@ -115,6 +116,7 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
     loaded is not read again."""
     study_name, file_name = split_key(context.partition_key)
     path = paths.landing_file(study_name, file_name)
+    signature = file_signature(path)
     sha256 = file_sha256(path) if path.exists() else ""
     wave = None
     try:
@@ -154,7 +156,12 @@ def deidentified_responses(context: dg.AssetExecutionContext, paths: SurveyPaths
             stage="reading and validating",
             staging_root=paths.staging_dir,
             landing_file=path,
+            signature=signature,
         ) from None
+    changed = changed_while_read(path, signature)
+    if changed is not None:  # what was staged is not the file that is there now
+        shutil.rmtree(outcome.staging_dir, ignore_errors=True) if not outcome.duplicate_of else None
+        raise dg.Failure(description=str(changed), metadata={"file": file_name, "fault": "changed while read"})
 
     verdict = quarantine_verdict(
         outcome.rows_quarantined, outcome.rows_accepted + outcome.rows_quarantined, study.quality

@@ -54,3 +54,23 @@ def environment_fault(exc: BaseException, *, landing_file: Path, staging_dir: Pa
             "not marked failed"
         )
     return None
+
+
+def file_signature(path: Path) -> tuple[int, int] | None:
+    """(size, modification time) of a landing file, to notice that it changed while it was being read."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def changed_while_read(path: Path, before: tuple[int, int] | None) -> EnvironmentFault | None:
+    """A fault when the file is not as it was when its run began (still being copied in, or re-exported): what was
+    read is not what is there, so nothing is recorded for it and the next run takes the file as it is then."""
+    if before is None or file_signature(path) == before:
+        return None
+    return EnvironmentFault(
+        f"{Path(path).name}: the file changed while it was being read (still being copied in?); nothing was loaded "
+        "from it and it will be processed again, as it is then, on the next run"
+    )
