@@ -7,10 +7,12 @@ the public tier once. Everything reported comes from ops.ingested_files, whose m
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,9 +189,43 @@ def _failure_description(result) -> str | None:
     return None
 
 
+@contextmanager
+def run_lease(dagster_home: Path, notify=print):
+    """One `survey-pipeline run` at a time on an instance: a second one waits, saying for which process, and then
+    sees what the first one loaded instead of reading every file again. Ctrl-C stops the wait. The lock is the
+    kernel's (flock), so it goes with its process, however that process ends."""
+    path = dagster_home / "survey-pipeline-run.lock"
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            notify(
+                f"Another survey-pipeline run ({holder}) is processing the landing folder; waiting for it to "
+                "finish, then only what it left is done (Ctrl-C to stop)."
+            )
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def run_pipeline(settings: Settings, *, seed: bool = False, retry_failed: bool = False, notify=print) -> RunSummary:
-    """Process every new landing file through Dagster, then rebuild the public tier if anything changed. Dagster is
-    imported only once there is something to do."""
+    """Process every new landing file through Dagster, then rebuild the public tier if anything changed; one run
+    at a time (run_lease)."""
+    prepare_dagster_home(settings)
+    with run_lease(settings.dagster_home, notify):
+        return _run_pipeline(settings, seed=seed, retry_failed=retry_failed, notify=notify)
+
+
+def _run_pipeline(settings: Settings, *, seed: bool, retry_failed: bool, notify) -> RunSummary:
+    """Dagster is imported only once there is something to do."""
     from pipelines.ingest.fingerprint import file_sha256
     from pipelines.ingest.landing import scan_landing, unreadable
     from pipelines.privacy.pseudonym import load_or_create_key

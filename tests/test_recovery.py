@@ -83,3 +83,22 @@ def test_a_run_waiting_for_a_live_holder_says_so_and_stops_on_ctrl_c(workspace):
     with dg.DagsterInstance.get() as instance:
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED  # a live holder is left alone
     assert os.path.exists(workspace.settings.landing_dir / "microdose_mood" / "baseline.csv")
+
+
+def test_a_second_run_waits_for_the_first_and_then_does_only_what_is_left(workspace):
+    import fcntl
+
+    from pipelines.runner import prepare_dagster_home, run_lease
+
+    home = prepare_dagster_home(workspace.settings)
+    workspace.land_bytes(b"\x00\x01binary\x00", "corrupt.csv")
+    with run_lease(home):  # as a first `survey-pipeline run` in progress holds it
+        process = cli("run")
+        line = process.stdout.readline()
+        assert line.startswith(f"Another survey-pipeline run (process {os.getpid()}) is processing"), line
+        time.sleep(1)
+        assert process.poll() is None  # still waiting
+    output, _ = process.communicate(timeout=120)
+    assert "FAILED  microdose_mood/corrupt.csv" in output, output  # it went on once the lease was free
+    with (home / "survey-pipeline-run.lock").open() as fh:  # and let go of it when it ended
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
