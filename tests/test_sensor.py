@@ -27,6 +27,12 @@ def dagster_home_kept() -> bool:
     return True
 
 
+def released(workspace) -> None:
+    """Record the release as materialized, as a publish run would (its own work is tested elsewhere)."""
+    for key in RELEASE_ASSETS:
+        workspace.instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+
+
 def evaluate(workspace, cursor: str | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=workspace.instance, cursor=cursor, resources=workspace.resources)
     return landing_folder_sensor(context)
@@ -95,7 +101,7 @@ def test_the_daily_schedule_catches_up_missed_files_then_rebuilds_a_stale_releas
     rebuild = tick().run_requests
     assert [(r.partition_key, set(r.asset_selection)) for r in rebuild] == [(None, set(RELEASE_ASSETS))]
 
-    assert workspace.publish().success
+    released(workspace)
     up_to_date = tick()
     assert up_to_date.run_requests == [] and "up to date" in up_to_date.skip_message
 
@@ -111,7 +117,7 @@ def test_automation_releases_once_after_files_load(workspace):
     assert requested == set(RELEASE_ASSETS)  # one run for the whole release
     assert after_load.total_requested == len(RELEASE_ASSETS)
 
-    assert workspace.publish().success
+    released(workspace)
     quiet = dg.evaluate_automation_conditions(defs=defs, instance=workspace.instance, cursor=after_load.cursor)
     assert quiet.total_requested == 0  # released, nothing new
 
