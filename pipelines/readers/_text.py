@@ -273,6 +273,7 @@ def iter_text_chunks(
             if not n:
                 continue
             chunk = chunk.reset_index(drop=True)
+            _refuse_swallowed_records(chunk, width, layout.delimiter, record, file_name)
             chunk = _fit_width(chunk, width, record, file_name)
             chunk["__row"] = range(record + 1, record + 1 + n)
             record += n
@@ -298,6 +299,27 @@ def iter_text_chunks(
         ) from None
     if last_data_record:
         check_last_record(path, layout, width=width, file_name=file_name, line=last_data_record)
+
+
+def _refuse_swallowed_records(chunk: pd.DataFrame, width: int, delimiter: str, record: int, file_name: str) -> None:
+    """An unclosed quote makes the parser read the next respondents' records into one field until some later
+    quote, and the file would still load with those respondents silently gone. A field that holds a line break
+    followed by a whole record's worth of delimiters is that, never an answer: the file is refused at that record."""
+    for column in chunk.columns:  # before the frame is fitted to the header: a swallow can leave extra fields too
+        values = chunk[column]
+        multiline = values.str.contains("\n", regex=False)
+        if not multiline.any():
+            continue
+        after_break = values[multiline].str.split("\n", n=1).str[1]
+        swallowed = after_break.str.count(re.escape(delimiter)) >= width - 1
+        if swallowed.any():
+            first = int(swallowed.index[swallowed.to_numpy().argmax()])
+            raise ExportReadError(
+                file_name,
+                "a quoted field is never closed: it runs on over the next record(s), which would be lost",
+                line=record + first + 1,
+                expected="every quote closed, one record per respondent",
+            )
 
 
 def _fit_width(chunk: pd.DataFrame, width: int, record: int, file_name: str) -> pd.DataFrame:

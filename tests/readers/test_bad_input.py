@@ -3,11 +3,17 @@ and never holds a cell of the file."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from pipelines.readers import ExportReadError, GenericCsvReader, open_export
 from pipelines.readers.qualtrics import METADATA_COLUMNS
+from tests.paths import SAMPLE_DIR
 from tests.readers._helpers import REAL_EXPORTS, read_all
+
+SAMPLE_BASELINE = SAMPLE_DIR / "baseline.csv"
 
 SECRETS = (
     "jane.fakeperson@example.invalid",
@@ -75,6 +81,31 @@ def test_header_rows_only_is_zero_rows_not_an_error(tmp_path):
 def test_truncated_quoted_field(tmp_path):
     content = (HEADER + ROW + ROW[:-18] + '"unclosed my private note\n').encode()
     assert_safe(refused(tmp_path, content), line=5, fragment="quoted field is never closed")
+
+
+def test_an_unclosed_quote_mid_file_does_not_swallow_the_next_respondents(tmp_path):
+    # the sample's baseline with a quote opened in record 11's free-text answer: the parser would read the next
+    # respondents into that field up to some later quote, and the file would load 8 respondents short
+    text = SAMPLE_BASELINE.read_text(encoding="utf-8")
+    records = list(csv.reader(io.StringIO(text)))
+    column = records[0].index("Q7")
+    records[10][column] = "zz private answer zz"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(records)
+    body = out.getvalue()
+    at = body.index("zz private answer zz")
+    message = refused(tmp_path, (body[:at] + '"' + body[at:]).encode(), name="baseline.csv")
+    assert message.startswith("baseline.csv (line 11): a quoted field is never closed"), message
+    assert "zz private" not in message and "; expected " in message
+    # a real answer may hold line breaks and commas: that is not a swallowed record
+    answer = ROW.replace("my private note", '"my private note,\nwith a second line, and a third"')
+    assert len(read_all(open_export(write(tmp_path, (HEADER + ROW + answer + ROW).encode())))) == 3
+
+
+def write(tmp_path, content: bytes):
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    return path
 
 
 def test_truncated_last_row(tmp_path):
