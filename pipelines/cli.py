@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import duckdb
 
-from pipelines.settings import REPO_ROOT, load_settings
+from pipelines.settings import REPO_ROOT, SettingsError, load_settings
 from pipelines.warehouse.connect import WarehouseBusy, open_read_only, open_sealed
 
 
@@ -94,7 +94,7 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
             err=True,
         )
     for problem in summary.unreadable:
-        click.echo(f"  NOT READ {problem.study}/{problem.message}", err=True)
+        click.echo(f"  NOT READ {problem.message}", err=True)
     if summary.failed:
         names = ", ".join(f"{r['study']}/{r['file_name']}" for r in summary.failed)
         click.echo(f"{len(summary.failed)} file(s) failed: {names}", err=True)
@@ -367,10 +367,10 @@ def _supervise(process: subprocess.Popen, grace: float = 20.0) -> int:
 
 
 def run_cli() -> None:
-    """Entry point: a busy warehouse is a message, not a traceback."""
+    """Entry point: a busy warehouse or a bad setting is a message, not a traceback."""
     try:
         main()
-    except WarehouseBusy as exc:
+    except (WarehouseBusy, SettingsError) as exc:
         raise SystemExit(f"Error: {exc}") from None
     except KeyboardInterrupt:
         # a run stops between files or while waiting for the warehouse; each file's load is one transaction

@@ -30,6 +30,10 @@ def _path(variable: str) -> Path:
     return path if path.is_absolute() else (REPO_ROOT / path)
 
 
+CATCH_UP_CRON = "0 6 * * *"  # the daily schedule: missed files, then a rebuild if the release is stale
+FRESHNESS_WARN_HOURS = 7 * 24  # the public assets warn when no new release has happened for this long
+FRESHNESS_FAIL_HOURS = 30 * 24  # ... and fail after this long
+
 PUBLIC_TIER_FILE = "public_tier.duckdb"  # the public DuckDB file inside the public folder
 
 
@@ -51,9 +55,9 @@ class Settings:
     public_dir: Path
     reports_dir: Path
 
-    catch_up_cron: str = "0 6 * * *"  # the daily schedule: missed files, then a rebuild if the release is stale
-    freshness_warn_hours: int = 7 * 24  # the public assets warn when no new data has arrived for this long
-    freshness_fail_hours: int = 30 * 24  # ... and fail after this long
+    catch_up_cron: str
+    freshness_warn_hours: int
+    freshness_fail_hours: int
 
     @property
     def public_tier(self) -> Path:
@@ -100,7 +104,7 @@ def load_settings() -> Settings:
         research_tier=_tier_path("SURVEY_RESEARCH_TIER", warehouse, "research/research_tier.duckdb"),
         public_dir=_tier_path("SURVEY_PUBLIC_DIR", warehouse, "public"),
         reports_dir=_tier_path("SURVEY_REPORTS_DIR", warehouse, "reports"),
-        catch_up_cron=os.environ.get("SURVEY_CATCH_UP_CRON") or "0 6 * * *",
-        freshness_warn_hours=_hours("SURVEY_FRESHNESS_WARN_HOURS", 7 * 24),
-        freshness_fail_hours=_hours("SURVEY_FRESHNESS_FAIL_HOURS", 30 * 24),
+        catch_up_cron=os.environ.get("SURVEY_CATCH_UP_CRON") or CATCH_UP_CRON,
+        freshness_warn_hours=_hours("SURVEY_FRESHNESS_WARN_HOURS", FRESHNESS_WARN_HOURS),
+        freshness_fail_hours=_hours("SURVEY_FRESHNESS_FAIL_HOURS", FRESHNESS_FAIL_HOURS),
     )

@@ -44,7 +44,7 @@ def unloaded_files(
     present = set()
     files, problems = scan_landing(landing_dir)
     for problem in problems:
-        log.warning(f"{problem.study}/{problem.message}")
+        log.warning(problem.message)
     for study, name, path in files:
         try:
             key = partition_key(study, name)
@@ -53,7 +53,7 @@ def unloaded_files(
             log.warning(str(exc))
             continue
         except OSError as exc:
-            log.warning(f"{study}/{unreadable(study, name, exc).message}")
+            log.warning(unreadable(study, name, exc).message)
             continue
         present.add(key)
         signature = [stat.st_size, stat.st_mtime_ns]
@@ -63,7 +63,7 @@ def unloaded_files(
         try:
             sha = file_sha256(path)
         except OSError as exc:
-            log.warning(f"{study}/{unreadable(study, name, exc).message}")
+            log.warning(unreadable(study, name, exc).message)
             continue
         seen[key] = [*signature, sha]
         if (before and before[2] == sha) or loaded_sha(instance, key) == sha:

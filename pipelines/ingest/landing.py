@@ -19,7 +19,8 @@ class Unreadable:
 
     @property
     def message(self) -> str:
-        return f"{self.file_name or self.study}: {self.reason}"
+        """`study/file: why` (`study/: why` for a study folder)."""
+        return f"{self.study}/{self.file_name}: {self.reason}"
 
 
 def scan_landing(landing_dir: Path) -> tuple[list[tuple[str, str, Path]], list[Unreadable]]:
