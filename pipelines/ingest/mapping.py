@@ -25,7 +25,8 @@ def check_columns(study: StudyConfig, columns: list[str], *, study_file: str, fi
     if missing:
         listed = "; ".join(f"key `{key}` names column {col!r}" for col, key in missing)
         raise StudyConfigError(
-            f"{file_name}: does not match study configuration {study_file}: {listed}, not in the file"
+            f"{file_name}: does not match study configuration {study_file}: {listed}, not in the file; expected "
+            "every column the mapping names (a question renamed or removed in the survey? update that key)"
         )
 
 

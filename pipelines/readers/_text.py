@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,8 +54,26 @@ def is_zip(head: bytes) -> bool:
     return head.startswith(_ZIP_MAGIC)
 
 
+_WESTERN = re.compile(r"[\u00c0-\u00ff\u00a0-\u00bf\u2013\u2014\u2018\u2019\u201c\u201d\u2026\u20ac]")
+
+
 def probable_encoding(head: bytes) -> str | None:
-    """What charset-normalizer thinks the bytes are: only ever used to word an error, never to read the file."""
+    """What the bytes probably are, only ever used to word an error, never to read the file. Text whose every
+    non-ASCII byte is a Western European letter or typographic mark in Windows-1252 is named so: that is how Excel
+    saves "CSV" on Windows, and charset-normalizer cannot tell it from its Central European neighbours (it says
+    cp1250 for German or French text). Bytes that are partly valid UTF-8 are UTF-8 with something mixed in.
+    Anything else gets charset-normalizer's opinion."""
+    as_utf8 = head.decode("utf-8", errors="replace")
+    if any(ord(ch) > 127 and ch != "\ufffd" for ch in as_utf8):
+        return "UTF-8 with bytes of another encoding mixed in (rows added by another program?)"
+    try:
+        text = head.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        unusual = [ch for ch in text if ord(ch) > 127]
+        if unusual and all(_WESTERN.fullmatch(ch) for ch in unusual):
+            return "Windows-1252 / Latin-1"
     try:
         from charset_normalizer import from_bytes
 
@@ -64,8 +83,47 @@ def probable_encoding(head: bytes) -> str | None:
     return best.encoding if best is not None else None
 
 
+def _utf16_without_bom(head: bytes) -> str | None:
+    """Mostly-ASCII UTF-16 has a NUL in every other byte: the odd ones for little-endian, the even for big."""
+    even, odd = head[0::2], head[1::2]
+    if len(head) >= 8 and odd.count(0) >= 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "UTF-16 (little-endian)"
+    if len(head) >= 8 and even.count(0) >= 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "UTF-16 (big-endian)"
+    return None
+
+
 def _line_of(head: bytes, offset: int) -> int:
-    return head.count(b"\n", 0, offset) + 1
+    """The record (1-based, as a spreadsheet numbers rows) holding byte `offset` of `head`: answers may span
+    lines, so the text before it is parsed, not its line breaks counted."""
+    return record_at(io.BytesIO(head[:offset]), "utf-8")
+
+
+def record_at(raw, encoding: str, limit: int | None = None, delimiter: str = ",", quotechar: str = '"') -> int:
+    """The record that byte `limit` of the binary stream `raw` (its end, by default) belongs to, parsing the text
+    before it line by line (bounded memory; only ever on an error path)."""
+    state = {"last": ""}
+
+    def lines():
+        taken = 0
+        for line in raw:
+            if limit is not None and taken + len(line) > limit:
+                line = line[: limit - taken]
+            taken += len(line)
+            state["last"] = text = line.decode(encoding, errors="replace")
+            yield text
+            if limit is not None and taken >= limit:
+                return
+
+    records, open_quote = 0, False
+    try:
+        for _ in csv.reader(lines(), delimiter=delimiter, quotechar=quotechar):
+            records += 1
+    except csv.Error:
+        open_quote = True  # the text ends inside a quoted field: the byte is in the record that field opened
+        records += 1
+    ends_a_record = not open_quote and (not state["last"] or state["last"].endswith(("\n", "\r")))
+    return records + 1 if ends_a_record else max(records, 1)
 
 
 def sniff_encoding(head: bytes, file_name: str, *, declared: str | None = None, expected: str = "a text export") -> str:
@@ -101,8 +159,8 @@ def sniff_encoding(head: bytes, file_name: str, *, declared: str | None = None, 
             expected="a CSV/TSV export, or format generic with a sheet option for an XLSX workbook",
         )
     if b"\x00" in head:
-        hint = probable_encoding(head)
-        looks = f" (it looks like {hint} without a byte-order mark)" if hint and hint.startswith("utf_16") else ""
+        hint = _utf16_without_bom(head)
+        looks = f" (it looks like {hint} without a byte-order mark)" if hint else ""
         raise ExportReadError(
             file_name,
             f"contains binary data (NUL bytes){looks}",
@@ -127,14 +185,7 @@ def sniff_encoding(head: bytes, file_name: str, *, declared: str | None = None, 
     except UnicodeDecodeError as exc:
         # A cut through a multi-byte character at the end of the sample is not an error.
         if exc.start < len(head) - 4:
-            hint = probable_encoding(head)
-            looks = f" (it is probably {hint})" if hint else ""
-            raise ExportReadError(
-                file_name,
-                f"is not UTF-8 or UTF-16 text{looks}",
-                line=_line_of(head, exc.start),
-                expected=f"an export saved as {SUPPORTED_ENCODINGS}",
-            ) from None
+            raise not_utf8(file_name, head, exc.start) from None
         text = head[: exc.start].decode("utf-8-sig")
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
     if controls > max(8, len(text) // 100):
@@ -143,7 +194,63 @@ def sniff_encoding(head: bytes, file_name: str, *, declared: str | None = None, 
         raise ExportReadError(
             file_name, "is UTF-8 text but the mapping declares UTF-16", expected="UTF-16 with a byte-order mark"
         )
+    refuse_documents(text, file_name)
     return "utf-8-sig"
+
+
+_DOCUMENTS = (
+    (
+        re.compile(r"<!doctype html|<html|<head>|<body", re.I),
+        "is an HTML page, not an export (a login or error page saved in its place?)",
+    ),
+    (re.compile(r"<\?xml|<[A-Za-z][\w:.-]*[ >]"), "is an XML document, not a delimited export"),
+    (re.compile(r"[{\[]\s*[\"{\[]"), "is JSON, not a delimited export (an API response saved in its place?)"),
+)
+
+
+def refuse_documents(text: str, file_name: str) -> None:
+    """A web page, XML or JSON saved under an export's name is said to be what it is, not parsed as a CSV."""
+    start = text.lstrip("\ufeff \t\r\n")[:200]
+    for pattern, problem in _DOCUMENTS:
+        if pattern.match(start):
+            raise ExportReadError(file_name, problem, line=1, expected="the survey tool's CSV/TSV export")
+
+
+def not_utf8(file_name: str, sample: bytes, offset: int, *, line: int | None = None) -> ExportReadError:
+    """The error for text that is not UTF-8 at byte `offset` (of the file), with what it probably is and the fix."""
+    hint = probable_encoding(sample)
+    looks = f"; it is probably {hint}" if hint else ""
+    return ExportReadError(
+        file_name,
+        f"is not UTF-8 or UTF-16 text: the first byte that is not UTF-8 is at byte {offset:,}{looks}",
+        line=line or _line_of(sample, offset),
+        expected=f'an export saved as {SUPPORTED_ENCODINGS} (in Excel: Save As "CSV UTF-8"); a generic export '
+        "may instead declare its encoding under reader (e.g. encoding: cp1252)",
+    )
+
+
+def first_undecodable(path: Path, layout: TextLayout, block: int = 1 << 20) -> tuple[int, int, bytes] | None:
+    """Where a file stops being valid text: (byte offset, record, the bytes around it for a hint), read in blocks
+    so memory stays bounded. Only called once reading has failed, so its cost is the error path's."""
+    decoder = codecs.getincrementaldecoder(layout.encoding)("strict")
+    offset = 0
+    with Path(path).open("rb") as fh:
+        while True:
+            data = fh.read(block)
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                at = max(0, exc.start - len(decoder.getstate()[0]))
+                break
+            if not data:
+                return None
+            offset += len(data)
+        fh.seek(0)
+        record = record_at(fh, layout.encoding, offset + at, layout.delimiter, layout.quotechar)
+    return offset + at, record, data[max(0, at - 4096) : at + 4096]
+
+
+DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 
 
 def sniff_delimiter(first_line: str, candidates: str = ",;\t") -> str:
@@ -174,7 +281,7 @@ def read_records(path: Path, layout: TextLayout, count: int, file_name: str, exp
             file_name, "the header rows are not valid delimited text", line=len(records) + 1, expected=expected
         ) from None
     except UnicodeDecodeError:
-        raise ExportReadError(file_name, "is not valid text in its encoding", expected=SUPPORTED_ENCODINGS) from None
+        raise _undecodable(path, layout, file_name) from None
     return records
 
 
@@ -211,7 +318,19 @@ def check_unique(names: list[str], file_name: str, *, line: int | None, expected
         )
 
 
-def _translate_parser_error(exc: Exception, file_name: str, width: int) -> ExportReadError:
+def _record_spans_lines(path: Path, layout: TextLayout, number: int) -> bool:
+    """Whether record `number` (1-based, header records included) holds a line break in a field: read with the csv
+    module up to that record, on the error path only."""
+    with Path(path).open(encoding=layout.encoding, newline="") as fh:
+        for i, fields in enumerate(csv.reader(fh, delimiter=layout.delimiter, quotechar=layout.quotechar), 1):
+            if i == number:
+                return any("\n" in f or "\r" in f for f in fields)
+    return False
+
+
+def _translate_parser_error(
+    exc: Exception, path: Path, layout: TextLayout, file_name: str, width: int
+) -> ExportReadError:
     text = str(exc)
     found = _PARSER_POSITION.search(text)
     line = None
@@ -227,6 +346,8 @@ def _translate_parser_error(exc: Exception, file_name: str, width: int) -> Expor
         )
     if saw:
         if int(saw.group(2)) > width:
+            if line is not None and _record_spans_lines(path, layout, line):
+                return ExportReadError(file_name, UNCLOSED_QUOTE, line=line, expected=UNCLOSED_EXPECTED)
             return ExportReadError(
                 file_name, "a row has more fields than the header", line=line, expected=f"{width} fields per row"
             )
@@ -289,37 +410,74 @@ def iter_text_chunks(
     except pd.errors.EmptyDataError:
         return  # header rows only: a survey with no responses yet
     except pd.errors.ParserError as exc:
-        raise _translate_parser_error(exc, file_name, width) from None
+        raise _translate_parser_error(exc, path, layout, file_name, width) from None
     except UnicodeError:
-        # The parser does not say where in the chunk the bad byte is, so no line: only the rows known to be good.
-        raise ExportReadError(
-            file_name,
-            f"contains bytes that are not valid text in its encoding (after row {record})",
-            expected=SUPPORTED_ENCODINGS,
-        ) from None
+        raise _undecodable(path, layout, file_name) from None
     if last_data_record:
         check_last_record(path, layout, width=width, file_name=file_name, line=last_data_record)
 
 
+def _undecodable(path: Path, layout: TextLayout, file_name: str) -> ExportReadError:
+    """The parser does not say where the bad byte is: find it, and say at which byte and line."""
+    found = first_undecodable(path, layout)
+    if found is None:  # cannot happen for a file the parser failed to decode; say what is known
+        return ExportReadError(
+            file_name, "contains bytes that are not valid text in its encoding", expected=SUPPORTED_ENCODINGS
+        )
+    offset, line, around = found
+    if codecs.lookup(layout.encoding).name in ("utf-8", "utf-8-sig"):
+        return not_utf8(file_name, around, offset, line=line)
+    return ExportReadError(
+        file_name,
+        f"is not valid {codecs.lookup(layout.encoding).name} text from byte {offset:,}",
+        line=line,
+        expected=f"{layout.encoding} text throughout",
+    )
+
+
+_SHAPE = re.compile(r"[0-9]+|[^\W\d_]+")
+UNCLOSED_QUOTE = "a quoted field is never closed: it runs on over the next record(s), which would be lost"
+UNCLOSED_EXPECTED = "every quote closed, one record per respondent"
+
+
+def _shape(values: pd.Series) -> pd.Series:
+    """A value's outline (digits as 9, letters as a, other characters kept), to compare with a column's usual one."""
+    return values.str.replace(_SHAPE, lambda m: "9" if m.group(0)[0].isdigit() else "a", regex=True)
+
+
 def _refuse_swallowed_records(chunk: pd.DataFrame, width: int, delimiter: str, record: int, file_name: str) -> None:
     """An unclosed quote makes the parser read the next respondents' records into one field until some later
-    quote, and the file would still load with those respondents silently gone. A field that holds a line break
-    followed by a whole record's worth of delimiters is that, never an answer: the file is refused at that record."""
-    for column in chunk.columns:  # before the frame is fitted to the header: a swallow can leave extra fields too
+    quote, and the file would still load with those respondents silently gone. Such a field holds a line break
+    followed by the start of a record: either a whole record's worth of delimiters, or (the quote closing at the
+    same column of the next record, which leaves the merged record exactly as wide as the header) as many fields
+    as precede the column, the first of which look like those columns' usual values. An answer that merely spans
+    lines and holds commas has neither. The file is refused at the record where the quote opened."""
+    usual: dict[int, str | None] = {}
+
+    def usual_shape(column: int) -> str | None:
+        if column not in usual:
+            shapes = _shape(chunk[column][chunk[column] != ""]).value_counts(normalize=True)
+            usual[column] = shapes.index[0] if len(shapes) and shapes.iloc[0] >= 0.8 else None
+        return usual[column]
+
+    for position, column in enumerate(chunk.columns):  # before fitting to the header: a swallow can leave extras
         values = chunk[column]
         multiline = values.str.contains("\n", regex=False)
         if not multiline.any():
             continue
         after_break = values[multiline].str.split("\n", n=1).str[1]
-        swallowed = after_break.str.count(re.escape(delimiter)) >= width - 1
+        pieces = after_break.str.split(delimiter)
+        swallowed = pieces.str.len() >= width
+        checked = min(position, 3)
+        if checked:
+            looks_like_record = pieces.str.len() > position
+            for m in range(checked):
+                shape = usual_shape(chunk.columns[m])
+                looks_like_record &= shape is not None and _shape(pieces.str[m].fillna("")) == shape
+            swallowed |= looks_like_record
         if swallowed.any():
             first = int(swallowed.index[swallowed.to_numpy().argmax()])
-            raise ExportReadError(
-                file_name,
-                "a quoted field is never closed: it runs on over the next record(s), which would be lost",
-                line=record + first + 1,
-                expected="every quote closed, one record per respondent",
-            )
+            raise ExportReadError(file_name, UNCLOSED_QUOTE, line=record + first + 1, expected=UNCLOSED_EXPECTED)
 
 
 def _fit_width(chunk: pd.DataFrame, width: int, record: int, file_name: str) -> pd.DataFrame:
@@ -328,6 +486,8 @@ def _fit_width(chunk: pd.DataFrame, width: int, record: int, file_name: str) -> 
         extra = chunk.iloc[:, width:] != ""
         if extra.any(axis=None):
             first = int(extra.any(axis=1).to_numpy().argmax())
+            if chunk.iloc[first].str.contains("\n", regex=False).any():  # the extra fields came from a run-on quote
+                raise ExportReadError(file_name, UNCLOSED_QUOTE, line=record + first + 1, expected=UNCLOSED_EXPECTED)
             raise ExportReadError(
                 file_name,
                 "a row has more fields than the header",

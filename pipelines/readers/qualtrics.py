@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.readers._text import (
+    DELIMITER_NAMES,
     ColumnInfo,
     TextLayout,
     check_unique,
@@ -36,6 +37,7 @@ from pipelines.readers._text import (
     iter_text_chunks,
     read_head,
     read_records,
+    sniff_delimiter,
     sniff_encoding,
 )
 from pipelines.readers.errors import ExportReadError
@@ -117,9 +119,11 @@ class QualtricsCsvReader:
         line = first_line(self.path, self.encoding)
         if self.delimiter not in line:
             what = "tab" if self.delimiter == "\t" else "comma"
+            found = sniff_delimiter(line)
+            seems = f" (it is separated by {DELIMITER_NAMES[found]})" if found != self.delimiter else ""
             raise ExportReadError(
                 self.file_name,
-                f"the first row has a single column: the delimiter is not a {what}",
+                f"the first row has a single column: the delimiter is not a {what}{seems}",
                 line=1,
                 expected=f"a {what}-separated Qualtrics export",
             )
@@ -193,6 +197,14 @@ class QualtricsCsvReader:
         kind = status.map(_STATUS_KIND)
         unknown = kind.isna()
         if unknown.any():
+            repeated = unknown & (chunk["Status"].str.strip() == "Status")  # a header record, not a response
+            if repeated.any():
+                raise ExportReadError(
+                    self.file_name,
+                    "the header rows appear again inside the data (two exports joined into one file?)",
+                    line=int(chunk.loc[repeated, "__row"].iloc[0]),
+                    expected="one export per file, its header rows only at the top",
+                )
             raise ExportReadError(
                 self.file_name,
                 f"{int(unknown.sum())} row(s) have a Status the reader does not know",
