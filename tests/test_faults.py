@@ -4,10 +4,13 @@ the file, which is taken again once the fault is fixed; a full disk leaves no st
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
@@ -89,4 +92,63 @@ def test_a_file_that_changes_while_it_is_read_is_not_recorded_and_is_taken_again
     monkeypatch.setattr(assets, "process_file", real)
     path.write_bytes(original)  # the valid bytes again
     assert workspace.ingest(key).success
+    assert workspace.sql("SELECT status FROM ops.ingested_files") == [("loaded",)]
+
+
+def mounted_tmpfs(path: Path, size: str, *, read_only: bool = False) -> None:
+    """A small tmpfs of our own at `path` (root on Linux, as CI runs); skips, with the reason, where that fails."""
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size},mode=0700" + (",ro" if read_only else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"needs a tmpfs mount for a real full / read-only folder (root on Linux): {done.stderr!r}")
+
+
+def unmounted(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def run_cli() -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("survey-pipeline")
+    return subprocess.run([str(exe), "run"], capture_output=True, text=True, timeout=240)
+
+
+def test_a_really_full_staging_disk_is_named_and_leaves_nothing_behind(workspace):
+    workspace.land(SAMPLE_DIR / "baseline.csv")
+    staging = workspace.settings.staging_dir
+    mounted_tmpfs(staging, "2m")
+    try:
+        filler = staging / "someone-elses-file"
+        with filler.open("wb") as fh:  # the disk is all but full: a few KB are left
+            fh.write(bytes(2040 * 1024))
+        stopped = run_cli()
+        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        assert "NOT DONE microdose_mood/baseline.csv: " in stopped.stdout and "the disk is full" in stopped.stdout
+        assert [p for p in staging.rglob("*") if p.is_file()] == [filler]  # none of the run's partial files
+        assert workspace.sql("SELECT count(*) FROM ops.ingested_files WHERE status = 'failed'") == [(0,)]
+        filler.unlink()  # space freed
+        # the next run takes the file, without --retry-failed; its ingest run is enough here
+        assert workspace.ingest("microdose_mood/baseline.csv").success
+    finally:
+        unmounted(staging)
+    assert workspace.sql("SELECT status FROM ops.ingested_files") == [("loaded",)]
+
+
+def test_a_really_read_only_staging_folder_is_named_and_the_file_is_not_blamed(workspace):
+    workspace.land(SAMPLE_DIR / "baseline.csv")
+    staging = workspace.settings.staging_dir
+    mounted_tmpfs(staging, "4m", read_only=True)
+    try:
+        stopped = run_cli()
+        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        assert "NOT DONE microdose_mood/baseline.csv: " in stopped.stdout, stopped.stdout
+        assert "not writable" in stopped.stdout, stopped.stdout
+        assert not workspace.settings.warehouse.exists() or workspace.sql(
+            "SELECT count(*) FROM ops.ingested_files WHERE status = 'failed'"
+        ) == [(0,)]
+        subprocess.run(["mount", "-o", "remount,rw", str(staging)], check=True)  # the fault fixed
+        # the next run takes the file, without --retry-failed; its ingest run is enough here
+        assert workspace.ingest("microdose_mood/baseline.csv").success
+    finally:
+        unmounted(staging)
     assert workspace.sql("SELECT status FROM ops.ingested_files") == [("loaded",)]
