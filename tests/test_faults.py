@@ -152,3 +152,30 @@ def test_a_really_read_only_staging_folder_is_named_and_the_file_is_not_blamed(w
     finally:
         unmounted(staging)
     assert workspace.sql("SELECT status FROM ops.ingested_files") == [("loaded",)]
+
+
+def test_a_warehouse_really_held_by_another_process_is_named_and_the_file_is_taken_next_time(workspace):
+    assert workspace.ingest(workspace.land(SAMPLE_DIR / "baseline.csv")).success
+    workspace.land(SAMPLE_DIR / "followup.csv")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(600)",
+            str(workspace.settings.warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        stopped = run_cli()
+    finally:
+        holder.kill()
+        holder.wait()
+    said = stopped.stdout + stopped.stderr
+    assert stopped.returncode == 1, said
+    assert f"in use by another process (process {holder.pid})" in said, said
+    assert "Traceback" not in said and "details withheld" not in said, said
+    assert workspace.sql("SELECT file_name, status FROM ops.ingested_files") == [("baseline.csv", "loaded")]
+    assert workspace.ingest("microdose_mood/followup.csv").success  # the lock gone, the file is taken

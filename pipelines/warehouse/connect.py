@@ -6,6 +6,7 @@ a run writes gets a lock error, which we turn into advice rather than a stack tr
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,10 +17,16 @@ class WarehouseBusy(RuntimeError):
     """Another process (a running ingestion) holds the DuckDB file."""
 
 
-def _busy(path: Path) -> WarehouseBusy:
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+
+def _busy(path: Path, exc: duckdb.IOException) -> WarehouseBusy:
+    """DuckDB's lock message names the holder's process; only its number is passed on."""
+    pid = _LOCK_PID.search(str(exc))
+    holder = f" (process {pid.group(1)})" if pid else ""
     return WarehouseBusy(
-        f"{path} is in use by another process (a running ingestion?); query the research or public tier instead, "
-        "or try again when the run has finished"
+        f"{path}: the warehouse is in use by another process{holder} (a running ingestion?); nothing was read, "
+        "loaded or marked. Try again when it has finished; analysts query the research or public tier instead"
     )
 
 
@@ -28,7 +35,7 @@ def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise _busy(path) from None
+            raise _busy(path, exc) from None
         raise
 
 
@@ -45,7 +52,7 @@ def open_sealed(path: Path) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=True, config=dict(SEALED_CONFIG))
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise _busy(path) from None
+            raise _busy(path, exc) from None
         raise
 
 
