@@ -63,12 +63,6 @@ def sample_bytes(records: list[list[str]] | None = None, **kwargs) -> bytes:
     return render(records or RECORDS, **kwargs).encode("utf-8")
 
 
-def first_data_record(name: str, predicate: Callable[[str], bool], after: int = HEADER_RECORDS + 1) -> int:
-    """The record number (1-based, headers included) of the first response whose `name` satisfies `predicate`."""
-    return next(i for i, r in enumerate(RECORDS, 1) if i >= after and predicate(r[col(name)]))
-
-
-CONSENTING = first_data_record("Q1", lambda v: v == "1")
 # a response that passes every filter (consented, eligible, finished, a real response): a change there shows
 ELIGIBLE = next(
     i
@@ -148,10 +142,6 @@ def xlsx_bytes() -> bytes:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("xl/workbook.xml", "<workbook/>")
     return buffer.getvalue()
-
-
-def cut(content: bytes, at: float) -> bytes:
-    return content[: int(len(content) * at)]
 
 
 def header_rows_only() -> bytes:

@@ -5,14 +5,14 @@ processed, so the file is taken again once the fault is fixed (no --retry-failed
 from __future__ import annotations
 
 import errno
-import re
 from pathlib import Path
 
 import duckdb
 
+from pipelines.warehouse.connect import lock_holder
+
 FULL = {errno.ENOSPC, errno.EDQUOT}
 NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
-_LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
 
 class EnvironmentFault(RuntimeError):
@@ -31,8 +31,7 @@ def environment_fault(exc: BaseException, *, landing_file: Path, staging_dir: Pa
     Only messages we write come out: DuckDB's and the OS's texts are matched here, never passed on."""
     text = str(exc)
     if isinstance(exc, duckdb.IOException) and "could not set lock" in text.lower():
-        pid = _LOCK_PID.search(text)
-        holder = f" (process {pid.group(1)})" if pid else ""
+        holder = lock_holder(exc)
         return EnvironmentFault(
             f"{warehouse}: the warehouse is locked by another process{holder}; close it (an analyst should query a "
             "released tier, never the live file) and run again: the file was not marked failed"

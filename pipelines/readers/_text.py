@@ -435,14 +435,13 @@ def _undecodable(path: Path, layout: TextLayout, file_name: str) -> ExportReadEr
     )
 
 
-_SHAPE = re.compile(r"[0-9]+|[^\W\d_]+")
 UNCLOSED_QUOTE = "a quoted field is never closed: it runs on over the next record(s), which would be lost"
 UNCLOSED_EXPECTED = "every quote closed, one record per respondent"
 
 
 def _shape(values: pd.Series) -> pd.Series:
     """A value's outline (digits as 9, letters as a, other characters kept), to compare with a column's usual one."""
-    return values.str.replace(_SHAPE, lambda m: "9" if m.group(0)[0].isdigit() else "a", regex=True)
+    return values.str.replace(r"[0-9]+", "9", regex=True).str.replace(r"[^\W\d_]+", "a", regex=True)
 
 
 def _refuse_swallowed_records(chunk: pd.DataFrame, width: int, delimiter: str, record: int, file_name: str) -> None:

@@ -20,10 +20,14 @@ class WarehouseBusy(RuntimeError):
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
 
-def _busy(path: Path, exc: duckdb.IOException) -> WarehouseBusy:
-    """DuckDB's lock message names the holder's process; only its number is passed on."""
+def lock_holder(exc: BaseException) -> str:
+    """` (process N)` from DuckDB's lock message, which names the holder's process (and its user: never passed on)."""
     pid = _LOCK_PID.search(str(exc))
-    holder = f" (process {pid.group(1)})" if pid else ""
+    return f" (process {pid.group(1)})" if pid else ""
+
+
+def _busy(path: Path, exc: duckdb.IOException) -> WarehouseBusy:
+    holder = lock_holder(exc)
     return WarehouseBusy(
         f"{path}: the warehouse is in use by another process{holder} (a running ingestion?); nothing was read, "
         "loaded or marked. Try again when it has finished; analysts query the research or public tier instead"
