@@ -67,7 +67,9 @@ def complementary_suppression(conn, table: str, keys: list[str], dims: list[str]
     participants can be worked out as a published margin minus its published parts. Returns cells added.
 
     `dims` are the hierarchical columns whose `all` value is the margin of the others; `keys` the rest of the key.
-    Deterministic: the smallest published part (then the first by name) is the one withheld."""
+    Deterministic: the smallest published part, then the first by name, is the one withheld; never the first by
+    row order, which a parallel join shuffles (two builds of the same data withholding different cells would,
+    side by side, publish both)."""
     added = 0
     while True:
         changed = 0
@@ -82,7 +84,7 @@ def complementary_suppression(conn, table: str, keys: list[str], dims: list[str]
                         GROUP BY p.rowid, p.{count}
                         HAVING remainder > 0 AND remainder < {min_cell}),
                     pick AS (
-                        SELECT rem.prow, arg_min(c.rowid, c.{count} * 1000000 + c.rowid) AS crow
+                        SELECT rem.prow, arg_min(c.rowid, {{'n': c.{count}, 'name': c.{d}}}) AS crow
                         FROM rem JOIN {table} p ON p.rowid = rem.prow
                         JOIN {table} c ON {same} AND c.{d} <> '{ALL}' AND NOT c.suppressed AND c.{count} > 0
                         GROUP BY rem.prow)

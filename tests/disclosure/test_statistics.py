@@ -278,3 +278,24 @@ def test_exact_tables_do_not_combine_into_a_small_group_total(built, study):
         pairs = {p for p in scored[wave] & scored["baseline"] if in_cell(cell, *answers[(p, "baseline")])}
         outside = len(at_followup ^ pairs)
         assert outside == 0 or outside >= min_cell, (cell, wave, measure, outside)
+
+
+@pytest.mark.parametrize("order", [("b", "c"), ("c", "b")])
+def test_complementary_suppression_does_not_depend_on_row_order(order):
+    """Two published parts tie as the smallest: the one withheld is the first by name, whatever order the rows
+    arrived in (a parallel join's order differs between runs; two releases of the same data must withhold alike)."""
+    import duckdb
+
+    conn = duckdb.connect()
+    conn.execute(
+        "CREATE TABLE t (substance TEXT, wave TEXT, measure TEXT, protocol TEXT, dose_band TEXT, n INT, suppressed BOOL)"
+    )
+    rows = {"all": 19, "a": 3, "b": 8, "c": 8}  # a is withheld (3 < 5): all - b - c = 3 would give it back
+    for protocol in ("all", "a", *order):
+        conn.execute(
+            "INSERT INTO t VALUES ('lsd', 'baseline', 'phq9_total', ?, 'micro', ?, ?)",
+            [protocol, rows[protocol], protocol == "a"],
+        )
+    added = exact.complementary_suppression(conn, "t", ["substance", "wave", "measure"], ["protocol", "dose_band"], "n", 5)
+    withheld = {p for (p,) in conn.execute("SELECT protocol FROM t WHERE suppressed").fetchall()}
+    assert (added, withheld) == (1, {"a", "b"})
