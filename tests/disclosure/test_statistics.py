@@ -296,6 +296,8 @@ def test_complementary_suppression_does_not_depend_on_row_order(order):
             "INSERT INTO t VALUES ('lsd', 'baseline', 'phq9_total', ?, 'micro', ?, ?)",
             [protocol, rows[protocol], protocol == "a"],
         )
-    added = exact.complementary_suppression(conn, "t", ["substance", "wave", "measure"], ["protocol", "dose_band"], "n", 5)
+    added = exact.complementary_suppression(
+        conn, "t", ["substance", "wave", "measure"], ["protocol", "dose_band"], "n", 5
+    )
     withheld = {p for (p,) in conn.execute("SELECT protocol FROM t WHERE suppressed").fetchall()}
     assert (added, withheld) == (1, {"a", "b"})
