@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import duckdb
 
+from pipelines.domain.dose import SUBSTANCES
 from pipelines.settings import REPO_ROOT, SettingsError, load_settings
 from pipelines.warehouse.connect import WarehouseBusy, open_read_only, open_sealed
 
@@ -269,7 +270,7 @@ def inspect(file: Path, dictionary: Path | None, fmt: str | None, study: str | N
 @click.argument("text", required=False)
 @click.option(
     "--substance",
-    type=click.Choice(["psilocybin_mushrooms", "lsd", "lsd_analogue"]),
+    type=click.Choice(SUBSTANCES),
     help="Substance of the dose TEXT.",
 )
 @click.option(
@@ -297,7 +298,7 @@ def parse_dose(
     """Normalise a free-text dose (or a CSV of them) to amount, unit, status, reason and band."""
     import json
 
-    from pipelines.domain.dose_csv import DoseFileError, dose_result_json, parse_dose_file
+    from pipelines.domain.review_csv import ReviewFileError, dose_result_json, parse_dose_file
     from schemas.study_config import load_study
 
     bands = None
@@ -308,13 +309,46 @@ def parse_dose(
         target = out or in_file.with_name(in_file.stem + ".parsed.csv")
         try:
             counts = parse_dose_file(in_file, target, tab_strength_ug=tab_strength_ug, bands=bands)
-        except DoseFileError as exc:
+        except ReviewFileError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Wrote {_rel(target)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         return
     if text is None or substance is None:
         raise click.UsageError("give --substance and a dose TEXT, or --file CSV")
     click.echo(json.dumps(dose_result_json(substance, text, tab_strength_ug=tab_strength_ug, bands=bands), indent=2))
+
+
+@main.command("parse-protocol")
+@click.argument("text", required=False)
+@click.option(
+    "--file",
+    "in_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with a column `text` of schedule answers: writes it back with the parse results added.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output CSV for --file (default: <file>.parsed.csv).",
+)
+def parse_protocol(text: str | None, in_file: Path | None, out: Path | None) -> None:
+    """Read a free-text dosing schedule ("every 3rd day", or a CSV of them) as a canonical protocol with its days."""
+    import json
+
+    from pipelines.domain.review_csv import ReviewFileError, parse_protocol_file, protocol_result_json
+
+    if in_file:
+        target = out or in_file.with_name(in_file.stem + ".parsed.csv")
+        try:
+            counts = parse_protocol_file(in_file, target)
+        except ReviewFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Wrote {_rel(target)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return
+    if text is None:
+        raise click.UsageError("give a schedule TEXT, or --file CSV")
+    click.echo(json.dumps(protocol_result_json(text), indent=2))
 
 
 @main.command()

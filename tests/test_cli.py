@@ -124,6 +124,30 @@ def test_parse_dose_command_and_file(tmp_path):
     assert "0.2" in out and "\n=" not in out and ",=" not in out
 
 
+def test_parse_protocol_command_and_file(tmp_path):
+    import json
+
+    one = CliRunner().invoke(main, ["parse-protocol", "every 3rd day"])
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.output) == {
+        "protocol": "fadiman",
+        "days_on": 1,
+        "days_off": 2,
+        "per_week": None,
+        "matched_by": "schedule_pattern",
+    }
+    src = tmp_path / "protocols.csv"
+    src.write_text("text\nnot daily\n4 days per week\n=cmd|' /C calc'!A0\n", encoding="utf-8")
+    done = CliRunner().invoke(main, ["parse-protocol", "--file", str(src)])
+    assert done.exit_code == 0, done.output
+    assert "other 3" in done.output
+    rows = (tmp_path / "protocols.parsed.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[1].startswith("not daily,other,,,,negated") and rows[2].startswith("4 days per week,other,,,4,")
+    assert rows[3].startswith("'=")
+    missing = CliRunner().invoke(main, ["parse-protocol"])
+    assert missing.exit_code != 0 and "schedule TEXT" in missing.output
+
+
 def test_busy_warehouse_is_a_message_not_a_traceback(tmp_path, monkeypatch):
     import time
 

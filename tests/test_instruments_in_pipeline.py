@@ -126,7 +126,8 @@ def test_every_declared_score_lands(workspace):
            FROM research.responses ORDER BY dose_status"""
     )
     assert rows[0] == ("range", 7.5, 5.0, 10.0, "standard", "daily", 1, 0, ["ssri"], True, False, True, True, None)
-    assert rows[1][:5] == ("unparseable", None, None, None, "unknown")  # a spreadsheet date, never a number
+    # "10-15" that a spreadsheet showed as a date: the range, its unit inferred (dose_status says it is not exact)
+    assert rows[1][:5] == ("unit_inferred", 12.5, 10.0, 15.0, "high_micro")
     assert rows[1][5:9] == ("fadiman", 1, 2, ["lithium"]) and rows[1][10] is True
     items = workspace.sql("SELECT count(*), count(value) FROM research.instrument_items WHERE instrument = 'qids_sr16'")
     assert items == [(32, 32)]

@@ -7,28 +7,39 @@ and a human reviews the raw text (kept in the restricted tier only).
 
 Canonical units: `g` of dried mushroom for `psilocybin_mushrooms`; `ug` for `lsd` and `lsd_analogue`.
 
+A result is `exact` only when the text leaves no doubt. Amounts built from several numbers are the day's total,
+with a reason that says how: "three 50mg caps" and "2 x 0.1g" (`count_times_amount`), "0.05g + 0.05g"
+(`sum_of_amounts`), "1/8 of 80ug" and "a quarter of a 40 ug tab" (`fraction_of_stated_amount`). Decimals and
+fractions as people write them are one notation (". 2 g", "point two grams", ".2 of a gram", "1/4 of a gram").
+A range that a spreadsheet turned into a date ("Oct-15", "1-Oct") is recovered as the range with its unit
+inferred (`spreadsheet_date_range`) when it fits the microdose window. Two doses offered as alternatives ("0.1g or
+0.2g") are not a range. LSD in milligrams above 20 ug (".25mg") is implausible: nobody microdosing means it.
+
 Statuses and what `amount` means for each:
 
 ========================  =================================================================================
 ``exact``                 explicit unit (or explicit tab strength / solution concentration); amount is exact
-``range``                 explicit unit, a range; amount = midpoint, ``range_low``/``range_high`` set
+``range``                 explicit unit, a range (a range may start at 0); amount = midpoint,
+                          ``range_low``/``range_high`` set
 ``unit_inferred``         no unit written (bare number inside the substance's plausible microdose window),
-                          or an LSD tab fraction using the *assumed* tab strength; amount set; for a bare or tab
-                          range ``range_low``/``range_high`` are set too
-``ambiguous``             a number was read but its meaning is uncertain: amount and unit are ``None``
-``unparseable``           no amount can be derived (vague, spreadsheet date, volume without concentration)
-``missing``               empty, ``None``/NA, Qualtrics ``-99``, ``n/a``
+                          an LSD tab fraction using the *assumed* tab strength, or a spreadsheet-date range;
+                          amount set; for a range ``range_low``/``range_high`` are set too
+``ambiguous``             a number was read but its meaning is uncertain: amount and unit are ``None``;
+                          ``likely_amount`` holds the reading a reviewer would most likely settle on, where one
+                          is clear ("02g": 0.2; "200g" of mushrooms or "10mg" of LSD: a unit slipped by 1000)
+``unparseable``           no amount can be derived (vague, a full spreadsheet date, volume without concentration)
+``missing``               empty, ``None``/NA, Qualtrics ``-99``, ``n/a``, "prefer not to say", "skip"
 ========================  =================================================================================
 
-Reasons (value-free codes): ``explicit_unit``, ``explicit_unit_range``, ``volumetric_solution``,
-``tab_fraction_explicit_strength``, ``no_unit_assumed_grams``, ``no_unit_assumed_micrograms``,
-``tab_fraction_assumed_strength``, ``volumetric_tab_assumed_strength``, ``implausible_for_unit``,
-``no_unit_implausible``, ``fraction_without_unit``, ``thousands_or_decimal_separator``, ``multiple_amounts``,
-``multiplied_amount``, ``fresh_weight``, ``compound_mass``, ``inequality``, ``reversed_range``,
-``tab_without_fraction``, ``spreadsheet_date``, ``vague_amount``, ``count_without_strength``,
-``volume_without_concentration``, ``concentration_without_volume``, ``not_known``,
-``negative_amount``, ``no_amount``, ``too_long``, ``unknown_substance``, ``empty``, ``unanswered_code``,
-``no_answer``.
+Reasons (value-free codes): ``explicit_unit``, ``explicit_unit_range``, ``count_times_amount``,
+``sum_of_amounts``, ``fraction_of_stated_amount``, ``volumetric_solution``, ``tab_fraction_explicit_strength``,
+``no_unit_assumed_grams``, ``no_unit_assumed_micrograms``, ``tab_fraction_assumed_strength``,
+``volumetric_tab_assumed_strength``, ``spreadsheet_date_range``, ``implausible_for_unit``,
+``no_unit_implausible``, ``missing_decimal_point``, ``fraction_without_unit``,
+``thousands_or_decimal_separator``, ``multiple_amounts``, ``fresh_weight``, ``compound_mass``, ``inequality``,
+``reversed_range``, ``tab_without_fraction``, ``spreadsheet_date``, ``vague_amount``, ``count_without_strength``,
+``volume_without_concentration``, ``concentration_without_volume``, ``not_known``, ``negative_amount``,
+``no_amount``, ``too_long``, ``unknown_substance``, ``empty``, ``unanswered_code``, ``no_answer``.
 """
 
 from __future__ import annotations
@@ -64,7 +75,7 @@ _SUBSTANCE_ALIASES: dict[str, str] = {
 
 MAX_TEXT_LENGTH = 200  # a longer answer is a narrative for a human to read, and bounds the regex work
 
-_MICROGRAMS_PER: dict[str, int] = {"g": 1_000_000, "mg": 1_000, "ug": 1}
+_MICROGRAMS_PER: dict[str, int] = {"kg": 1_000_000_000, "g": 1_000_000, "mg": 1_000, "ug": 1}
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class DoseResult:
     reason: str
     range_low: float | None = None
     range_high: float | None = None
+    likely_amount: float | None = None  # ambiguous only: the reading a reviewer would most likely settle on
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,8 @@ def _normalise(text: str) -> str:
 
 
 _UNIT_WORDS: dict[str, tuple[str, ...]] = {
-    "g": ("g", "gr", "grs", "gm", "gms", "gram", "grams", "gramm", "gramme", "grammes"),
+    "kg": ("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms"),
+    "g": ("g", "gr", "grs", "grm", "grms", "gm", "gms", "gram", "grams", "gramm", "gramme", "grammes"),
     "mg": ("mg", "mgs", "milligram", "milligrams", "milligramme", "milligrammes"),
     "ug": (
         "ug",
@@ -266,6 +279,11 @@ _MISSING = {
     ".": "no_answer",
     "not applicable": "no_answer",
     "<na>": "no_answer",
+    "skip": "no_answer",
+    "skipped": "no_answer",
+    "prefer not to say": "no_answer",
+    "prefer not to answer": "no_answer",
+    "rather not say": "no_answer",
 }
 _NOT_KNOWN = re.compile(
     r"^(?:\?+|idk|i ?don'?t know|dont know|don't know|not sure|unsure|unknown|no idea"
@@ -280,6 +298,7 @@ _STACK_WORDS = (
 _NAME_PATTERNS = [  # substance names carrying digits: removed without leaving a separator
     re.compile(r"\b(?:1p|1cp|1v|1b|1d|1s|1t|1a|eth|al)?\s?-?\s?(?:lsd|lad)(?:\s?-?\s?25)?(?![a-z])"),
     re.compile(r"\bald\s?-?\s?52\b"),
+    re.compile(r"\b(?:1p|1cp|1v|1b|1d|1s|1t)(?![a-z\d])"),
     re.compile(r"\b4\s?-?\s?ac?o\s?-?\s?dmt\b|\b5\s?-?\s?meo\s?-?\s?[a-z]+\b"),
     re.compile(r"\bpe\s?-?\s?\d\b"),
 ]
@@ -307,16 +326,22 @@ _CONTEXT_PATTERNS = [
     re.compile(r"(?<![\w.,])\d{1,2}(?::\d{2})?\s*(?:am|pm)\b|(?<![\w.,])\d{1,2}:\d{2}\b"),
     re.compile(rf"(?<![\w.,])(?:19|20)\d{{2}}\b(?!\s*{_UNIT})(?![.,]\d)"),
     re.compile(r"\bsize\s*0+\b|\b0{2,}\s*(?=caps|capsule)"),
+    # the scale a dose was weighed on: "a milligram scale", "a scale accurate to 0.001g"
+    re.compile(
+        rf"\b(?:(?:{_NUM}\s*)?(?:milli)?gram|mg|g|jewell?ers?|digital|precision)\s+scales?\b"
+        rf"|\bscales?\s+(?:\w+\s+){{0,3}}?(?:to|of)\s+(?:{_NUM}\s*{_UNIT}|a\s+(?:milli)?gram)"
+    ),
 ]
 
 _FRESH = re.compile(r"\b(?:fresh|wet|truffles?|sclerotia)\b")
 _COMPOUND = re.compile(r"\bpsilocybin\b")
 _MUSHROOM_WORDS = re.compile(r"\b(?:mushrooms?|shrooms?|cubensis|cubes|caps|dried|dry|fungi|psilocybe|truffles?)\b")
 _INEQUALITY = re.compile(
-    rf"(?:<|>|≤|≥|\bup\s+to|\bless\s+than|\bmore\s+than|\bat\s+least|\bat\s+most|\bunder"
-    rf"|\bover|\bmax(?:imum)?|\bmin(?:imum)?)\s*(?:of\s+)?{_NUM}"
+    rf"(?:<|>|≤|≥|\bup\s+to|\bless\s+than|\bmore\s+than|\bat\s+least|\bat\s+most|\bunder|\bbelow|\babove"
+    rf"|\bover|\bmax(?:imum)?|\bmin(?:imum)?|\bno\s+more\s+than)\s*(?:of\s+)?(?:{_NUM}|{_WORD_FRACTION}|\b{_NW}(?![a-z]))"
+    rf"|{_NUM}\s*{_UNIT}?\s*(?:\+\s*$|\bor\s+(?:less|more|fewer|under|over|lower|higher|below|above)\b"
+    rf"|\band\s+(?:up|down|under|over|above|below)\b|\bmax(?:imum)?\b|\btops\b)"
 )
-_MULTIPLIED = re.compile(rf"\b\d+\s*x\s*{_NUM}\s*{_UNIT}|{_NUM}\s*{_UNIT}\s*x\s*\d+\b")
 _VAGUE_NOUN = (
     r"(?:caps?|stems?|pieces?|pinch(?:es)?|bits?|chunks?|crumbs?|nibbles?|buttons?|flakes?"
     r"|mushrooms?|shrooms?|spoons?|teaspoons?|tsp|handfuls?|slivers?|shavings?|fragments?)"
@@ -340,10 +365,11 @@ _VOLUME = re.compile(rf"{_NUM_START}{_NUM}\s*{_VOL}")
 class _Stop(Exception):
     """Ends parsing with a non-numeric verdict."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: str, reason: str, likely: Fraction | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.likely = likely
 
 
 @dataclass(frozen=True)
@@ -354,6 +380,7 @@ class _Reading:
     alt_low: Fraction | None = None  # the other reading of a "1.500"-style number, if any
     alt_high: Fraction | None = None
     comma_group: bool = False  # "1,000": thousands or decimal comma, undecidable
+    reason: str | None = None  # how an amount built from several numbers was built (a count, a sum, a fraction)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -364,6 +391,8 @@ class _Reading:
 def _read_number(s: str) -> tuple[Fraction, Fraction | None, bool]:
     """Value, the alternative thousands reading if the notation allows one, and whether it is a comma group."""
     s = re.sub(r"\s+", " ", s.strip())
+    if re.fullmatch(r"0\d+", s):  # "02g": a decimal point left out ("0.2g"), or a stray zero ("2g")?
+        raise _Stop("ambiguous", "missing_decimal_point", Fraction(f"0.{s[1:]}"))
     if "/" in s:
         s = re.sub(r"(?:st|nd|rd|th|ths)$", "", s).strip()
         whole = Fraction(0)
@@ -466,9 +495,25 @@ def _result(
     return DoseResult(float(mid), canon, status_range or status_single, reason, float(low), float(high))
 
 
+def _unit_slip(value: Fraction, canon: str) -> Fraction | None:
+    """The reading a reviewer would most likely settle on when a unit slipped by a factor of 1000 ("200g" of
+    mushrooms meant as mg, "10mg" of LSD meant as ug): only when that reading is a plausible microdose."""
+    for alt in (value / 1000, value * 1000):
+        if _inferable(alt, canon):
+            return alt
+    return None
+
+
+# LSD written in milligrams above this many micrograms: nobody microdosing means ".25mg" (250 ug, a full dose);
+# a decimal or unit slip is far likelier. "0.01mg" (10 ug) reads as written. The above_micro band starts here too.
+LSD_MILLIGRAM_CEILING_UG = Fraction(20)
+
+
 def _check_plausible(reading: _Reading, canon: str) -> None:
     low = _to_canonical(reading.low, reading.unit, canon)
     high = _to_canonical(reading.high, reading.unit, canon)
+    if canon == "ug" and reading.unit in ("mg", "g", "kg") and high > LSD_MILLIGRAM_CEILING_UG:
+        raise _Stop("ambiguous", "implausible_for_unit", _unit_slip(high, canon) if low == high else None)
     if reading.comma_group:
         raise _Stop("ambiguous", "thousands_or_decimal_separator")
     if reading.alt_low is not None or reading.alt_high is not None:
@@ -476,18 +521,19 @@ def _check_plausible(reading: _Reading, canon: str) -> None:
         alt_hi = _to_canonical(reading.alt_high if reading.alt_high is not None else reading.high, reading.unit, canon)
         if _plausible(alt_lo, canon) and _plausible(alt_hi, canon):
             raise _Stop("ambiguous", "thousands_or_decimal_separator")
-    if not (_plausible(low, canon) and _plausible(high, canon)):
-        raise _Stop("ambiguous", "implausible_for_unit")
+    if not ((_plausible(low, canon) or (low == 0 and low < high)) and _plausible(high, canon)):
+        raise _Stop("ambiguous", "implausible_for_unit", _unit_slip(high, canon) if low == high else None)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Pattern readers
 # --------------------------------------------------------------------------------------------------------------
 
-_RANGE_SEP = r"\s*(?:-|\bto\b|\bor\b)\s*"
+_RANGE_SEP = r"\s*(?:-|\bto\b)\s*"  # not "or": "0.1g or 0.2g" names two doses, either of which it may be
 _MASS_RANGE = re.compile(rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<ua>{_UNIT})?{_RANGE_SEP}(?P<b>{_NUM})\s*(?P<ub>{_UNIT})")
 _MASS_SINGLE = re.compile(rf"{_NUM_START}(?P<a>{_NUM})\s*(?:\(\s*)?(?P<ua>{_UNIT})")
 _LEFTOVER_AMOUNT = re.compile(rf"\d\s*{_UNIT}")
+_ALTERNATIVE = re.compile(rf"{_NUM_START}{_NUM}\s*(?:\bor\b|/)\s*§")  # "10 or 15 mcg": two doses
 _HEDGED_NUMBER = re.compile(rf"\b(?:sometimes|occasionally|or|rarely|other\s+times|up\s+to)\s+{_NUM}")
 _MASS_WORDS = re.compile(  # bounded repetition: no catastrophic backtracking on "a a a a ..."
     rf"\b(?P<w>(?:(?:{_NW}|{_FW})(?![a-z])[\s-]+(?:of\s+)?){{1,4}})(?P<ua>{_UNIT})"
@@ -513,6 +559,10 @@ _MULT_COUNT = [
     ),
     re.compile(rf"(?<![\d.,]){_N_COUNT}\s*{_COUNT_NOUN}\s*[,(\[]?\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*each\b"),
 ]
+_EACH_COUNT = re.compile(
+    rf"(?<![\d.,])(?P<n>\d+|two|three|four|five|six)\s*(?P<noun>{_COUNT_NOUN}|drops?|doses?)\s*(?:[,(\[]\s*)?"
+    rf"(?:of|at|@)?\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*(?:each|per\s+(?:drop|dose|cap|capsule|pill)|a\s+(?:drop|dose))\b"
+)
 _COUNT_PAREN = re.compile(rf"(?<![\d.,])(?:[2-9]|two|three|four|five|six)\s*{_COUNT_NOUN}\s*[(\[]\s*{_NUM}\s*{_UNIT}")
 
 _STRENGTH_BEFORE = re.compile(
@@ -523,7 +573,7 @@ _STRENGTH_AFTER = re.compile(
     rf"(?P<s>{_NUM})\s*(?P<su>{_UNIT})"
 )
 _TAB_FRACTION = re.compile(
-    rf"(?P<f>{_TAB_AMOUNT})(?:\s*(?:-|to|or)\s*(?P<f2>{_TAB_AMOUNT}))?\s*(?:of\s+)?(?:(?:a|an|one|the|my|each|1)\s+)?"
+    rf"(?P<f>{_TAB_AMOUNT})(?:\s*(?:-|to)\s*(?P<f2>{_TAB_AMOUNT}))?\s*(?:of\s+)?(?:(?:a|an|one|the|my|each|1)\s+)?"
     rf"(?:§\s*)?(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}"
 )
 _TAB_SPLIT = re.compile(
@@ -534,7 +584,7 @@ _TAB_SPLIT = re.compile(
 
 _TAB_SPLIT_VERB = re.compile(
     rf"(?:cut|split|divided?|chopped?|broke|break|quartered)\s+(?:up\s+)?(?:(?P<n>\d+|{_NW})\s+)?"
-    rf"(?:(?:lsd|acid)\s+)?{_TAB}"
+    rf"(?:§\s*)?(?:(?:lsd|acid)\s+)?{_TAB}"
     rf"\s+(?:up\s+)?(?:in|into)\s+(?:(?P<parts>\d+|{_NW})(?:\s*(?:pieces|parts|bits|portions|doses|squares))?"
     rf"|(?P<pw>{_FW}))"
 )
@@ -542,6 +592,90 @@ _TAB_PAREN = re.compile(
     rf"(?P<f>{_TAB_AMOUNT})\s*(?:of\s+)?(?:(?:a|an|one|the|my|each|1)\s+)?{_TAB}\s*[(\[]\s*"
     rf"(?:=|~|approx\.?|about|around|roughly|ca\.?|c\.)?\s*(?P<m>{_NUM})\s*(?P<mu>{_UNIT})\s*[)\]]"
 )
+
+
+# Amounts built from several numbers. Each is the day's total, exact, with a reason that says how it was built;
+# left unread, each would leave one of its numbers looking like the whole dose.
+_FRACTION_EXPR = (
+    rf"(?:{_NUM_START}\d+\s*/\s*\d+(?:st|nd|rd|th|ths)?(?![a-z])|{_NUM_START}\d+(?:[.,]\d+)?\s*%|{_WORD_FRACTION})"
+)
+# "1/8 of 80ug", "a quarter of a 40 ug", "half of 20ug", "50% of 0.2g"
+_FRACTION_OF = re.compile(
+    rf"(?P<f>{_FRACTION_EXPR})(?![\d.,/])(?:\s*\bof\s+|\s+)(?:(?:a|an|one|the|my|each|that)\s+)?(?P<a>{_NUM})"
+    rf"\s*(?P<u>{_UNIT})"
+)
+_DOSE_NOUN = rf"(?:{_COUNT_NOUN}|doses?|drops?|servings?|portions?|scoops?|pieces?|squares?)"
+# "three 50mg caps", "2 100mg capsules"
+_COUNT_OF_AMOUNT = re.compile(
+    rf"(?<![\d.,/])(?P<n>[2-9]|two|three|four|five|six)\s+(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*{_DOSE_NOUN}(?![a-z])"
+    rf"|\b(?P<n2>two|three|four|five|six)\s+(?P<a2>{_NUM})\s*(?P<u2>{_UNIT})"
+)
+# "2 x 0.1g", "2x0.1g", "0.1g x 2" (not "x 2 a week": schedules are stripped before)
+_TIMES_AMOUNT = re.compile(
+    rf"(?<![\d.,/])(?P<n>[2-9])\s*(?:x|times)\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})"
+    rf"|{_NUM_START}(?P<a2>{_NUM})\s*(?P<u2>{_UNIT})\s*x\s*(?P<n2>[2-9])(?![\d.,])"
+)
+_SUM_SEP = r"\s*(?:\+|\bplus\b|&\s*another\b|\band\s+(?:then\s+)?another\b|\bthen\s+another\b|\bfollowed\s+by(?:\s+another)?\b)\s*"
+_TERM = rf"{_NUM_START}{_NUM}\s*{_UNIT}"
+# "0.05g + 0.05g", "5ug plus another 5ug"
+_SUM = re.compile(rf"{_TERM}(?:(?:\s+[a-z]+){{0,3}}?{_SUM_SEP}{_TERM})+")
+_SUM_TERM = re.compile(rf"{_NUM_START}(?P<a>{_NUM})\s*(?P<u>{_UNIT})")
+
+
+def _fraction_value(text: str) -> Fraction:
+    text = text.strip()
+    if "/" in text:
+        value, _, _ = _read_number(re.sub(r"(?:st|nd|rd|th|ths)$", "", text))
+        return value
+    return _read_tab_amount(text)
+
+
+def _exact_number(text: str) -> Fraction:
+    value, alt, comma = _read_number(text)
+    if alt is not None or comma:
+        raise _Stop("ambiguous", "thousands_or_decimal_separator")
+    return value
+
+
+def _built_readings(work: str) -> tuple[list[_Reading], str]:
+    """Sums, counts, multiples and fractions of a stated amount, each one reading; `work` with them taken out."""
+    readings: list[_Reading] = []
+
+    def take(pattern: re.Pattern, build) -> None:
+        nonlocal work
+        for m in pattern.finditer(work):
+            readings.append(build(m))
+        work = pattern.sub(" § ", work)
+
+    def total(m: re.Match) -> _Reading:
+        terms = [(_exact_number(t.group("a")), _UNIT_OF[t.group("u")]) for t in _SUM_TERM.finditer(m.group(0))]
+        unit = terms[-1][1]
+        amount = sum((_to_canonical(v, u, unit) for v, u in terms), Fraction(0))
+        return _Reading(amount, amount, unit, reason="sum_of_amounts")
+
+    def count(m: re.Match) -> _Reading:
+        word = m.group("n") or m.group("n2")
+        n = Fraction(_NUMBER_WORDS.get(word) or int(word))
+        amount = n * _exact_number(m.group("a") or m.group("a2"))
+        return _Reading(amount, amount, _UNIT_OF[m.group("u") or m.group("u2")], reason="count_times_amount")
+
+    def times(m: re.Match) -> _Reading:
+        n = Fraction(int(m.group("n") or m.group("n2")))
+        amount = n * _exact_number(m.group("a") or m.group("a2"))
+        return _Reading(amount, amount, _UNIT_OF[m.group("u") or m.group("u2")], reason="count_times_amount")
+
+    def fraction(m: re.Match) -> _Reading:
+        f = _fraction_value(m.group("f"))
+        if not 0 < f < 1:
+            raise _Stop("ambiguous", "multiple_amounts")
+        amount = f * _exact_number(m.group("a"))
+        return _Reading(amount, amount, _UNIT_OF[m.group("u")], reason="fraction_of_stated_amount")
+
+    take(_SUM, total)
+    take(_COUNT_OF_AMOUNT, count)
+    take(_TIMES_AMOUNT, times)
+    take(_FRACTION_OF, fraction)
+    return readings, work
 
 
 def _mass_readings(work: str, *, strict: bool = False) -> list[_Reading]:
@@ -564,6 +698,8 @@ def _mass_readings(work: str, *, strict: bool = False) -> list[_Reading]:
     for m in _MASS_SINGLE.finditer(work):
         if not free(m):
             continue
+        if re.fullmatch(r"0\d+", m.group("a")):  # "02g": 0.2 g with its point left out, most likely
+            raise _Stop("ambiguous", "missing_decimal_point", Fraction(f"0.{m.group('a')[1:]}"))
         v, alt, c = _read_number(m.group("a"))
         readings.append(_Reading(v, v, _UNIT_OF[m.group("ua")], alt, alt, c))
         spans.append(m.span())
@@ -577,7 +713,7 @@ def _mass_readings(work: str, *, strict: bool = False) -> list[_Reading]:
         rest = work
         for s, e in sorted(spans, reverse=True):
             rest = rest[:s] + " § " + rest[e:]
-        if _LEFTOVER_AMOUNT.search(rest) or _HEDGED_NUMBER.search(rest):
+        if _LEFTOVER_AMOUNT.search(rest) or _HEDGED_NUMBER.search(rest) or _ALTERNATIVE.search(rest):
             raise _Stop("ambiguous", "multiple_amounts")
     return readings
 
@@ -652,6 +788,13 @@ def _volumetric(work: str, canon: str, tab_ug: Fraction) -> DoseResult | None:
             raise _Stop("ambiguous", "volume_without_concentration")
         return None
     if not volumes:
+        stated = _mass_readings(rest)  # "10ug (100ug tab in 10ml)": the dose is stated beside how it was made
+        if stated:
+            reading = _combine(stated, canon)
+            if reading.low == reading.high:
+                return DoseResult(
+                    float(_to_canonical(reading.low, reading.unit, canon)), canon, "exact", "explicit_unit"
+                )
         raise _Stop("unparseable", "concentration_without_volume")
     if len(set(volumes)) > 1:
         raise _Stop("ambiguous", "multiple_amounts")
@@ -669,6 +812,8 @@ def _tab(work: str, strengths: list[Fraction], tab_ug: Fraction) -> DoseResult:
         raise _Stop("ambiguous", "multiple_amounts")
     explicit = strengths[0] if strengths else None
     strength = explicit if explicit is not None else tab_ug
+    if re.search(rf"(?:{_TAB_AMOUNT})\s*\bor\b\s*(?:{_TAB_AMOUNT})", work):  # "1/10 or 1/8 tab": two doses
+        raise _Stop("ambiguous", "multiple_amounts")
     ranges: set[tuple[Fraction, Fraction]] = set()
     for m in (*_TAB_SPLIT.finditer(work), *_TAB_SPLIT_VERB.finditer(work)):
         n = _read_tab_amount(m.group("n")) if m.group("n") else Fraction(1)
@@ -694,6 +839,8 @@ def _tab(work: str, strengths: list[Fraction], tab_ug: Fraction) -> DoseResult:
         raise _Stop("ambiguous", "implausible_for_unit")
     if explicit is not None:
         return _result(low, high, "ug", "exact", "tab_fraction_explicit_strength", "range")
+    if lo >= 1:  # "a tab", "one tab": a full dose, or one microdose tab of a strength not given
+        raise _Stop("ambiguous", "tab_without_fraction")
     return _result(low, high, "ug", "unit_inferred", "tab_fraction_assumed_strength")
 
 
@@ -726,7 +873,8 @@ def _bare(work: str, canon: str) -> DoseResult:
         alt_hi = reading.alt_high if reading.alt_high is not None else reading.high
         if _inferable(alt_lo, canon) and _inferable(alt_hi, canon):
             raise _Stop("ambiguous", "thousands_or_decimal_separator")
-    if not (_inferable(reading.low, canon) and _inferable(reading.high, canon)):
+    zero_start = reading.low == 0 and reading.low < reading.high
+    if not ((_inferable(reading.low, canon) or zero_start) and _inferable(reading.high, canon)):
         raise _Stop("ambiguous", "no_unit_implausible")
     reason = "no_unit_assumed_grams" if canon == "g" else "no_unit_assumed_micrograms"
     return _result(reading.low, reading.high, canon, "unit_inferred", reason)
@@ -740,10 +888,94 @@ def _strip_context(work: str) -> str:
     return re.sub(r"\s+", " ", work).strip()
 
 
+_MONTH_NUMBER = {
+    m: i
+    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
+}
+# "10-15" typed into a spreadsheet becomes "Oct-15", "1-10" becomes "1-Oct"
+_DATE_RANGE = re.compile(rf"^(?:(?P<m1>{_MONTH})-(?P<d1>\d{{1,2}})|(?P<d2>\d{{1,2}})-(?P<m2>{_MONTH}))$")
+
+
+def _spreadsheet_range(text: str, canon: str) -> DoseResult | None:
+    """A range that a spreadsheet turned into a date ("10-15" shown as "Oct-15" or "15-Oct"), recovered as the two
+    numbers in order with the unit inferred (the reason says so) when it fits the substance's microdose window;
+    otherwise ambiguous."""
+    m = _DATE_RANGE.match(text)
+    if not m:
+        return None
+    month = _MONTH_NUMBER[(m.group("m1") or m.group("m2"))[:3]]
+    # which of the two was the month depends on the spreadsheet's locale ("1-10" shows as "1-Oct" or "10-Jan")
+    low, high = sorted((Fraction(month), Fraction(int(m.group("d1") or m.group("d2")))))
+    if low < high and _inferable(high, canon) and (_inferable(low, canon) or low >= 1):
+        return _result(low, high, canon, "unit_inferred", "spreadsheet_date_range")
+    raise _Stop("ambiguous", "spreadsheet_date_range")
+
+
+_POINT_DIGITS = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "nought": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_POINT_WORD = "(?:" + "|".join(_POINT_DIGITS) + ")"
+_SPOKEN_DECIMAL = re.compile(
+    rf"\b(?:(?:zero|nought|oh)\s+)?point\s+(?:(?P<d>{_POINT_WORD}(?:\s+{_POINT_WORD})?)\b|(?P<n>\d+)(?![\d.,]))"
+)
+_ORDINAL_FRACTION = re.compile(r"\b(?:a|one|1)\s+(\d+)(?:st|nd|rd|th)\b")  # "a 10th" is 1/10
+_UNITS_WORDS = {w: v for w, v in _NUMBER_WORDS.items() if w not in ("a", "an")}
+_HUNDREDS = re.compile(
+    r"\b(?P<h>a|one|two|three|four|five)\s+hundred(?:\s+(?:and\s+)?(?P<rest>"
+    + "|".join(sorted(_UNITS_WORDS, key=len, reverse=True))
+    + r"))?\b"
+)
+_AND_A_HALF = re.compile(rf"\b(?P<n>\d+|{'|'.join(sorted(_UNITS_WORDS, key=len, reverse=True))})\s+and\s+a\s+half\b")
+
+
+def _number_words(work: str) -> str:
+    """'a hundred and fifty' is 150, 'seven and a half' 7.5: counts words cannot express in one token."""
+
+    def hundreds(m: re.Match) -> str:
+        h = 1 if m.group("h") == "a" else _NUMBER_WORDS[m.group("h")]
+        return str(100 * h + (_UNITS_WORDS[m.group("rest")] if m.group("rest") else 0))
+
+    def and_a_half(m: re.Match) -> str:
+        n = m.group("n")
+        return f"{int(n) if n.isdigit() else _UNITS_WORDS[n]}.5"
+
+    return _AND_A_HALF.sub(and_a_half, _HUNDREDS.sub(hundreds, work))
+
+
+def _written_out(work: str) -> str:
+    """Decimals and fractions as people write them, in one notation: ". 2 g" and "point two grams" are ".2 g",
+    ".2 of a gram" and "1/4 of a gram" are ".2 g" and "1/4 g"; "a full/single/whole tab" is "a tab"."""
+    work = _SPOKEN_DECIMAL.sub(
+        lambda m: "." + (m.group("n") or "".join(_POINT_DIGITS[w] for w in m.group("d").split())), work
+    )
+    work = _number_words(_ORDINAL_FRACTION.sub(r"1/\1", work))
+    work = re.sub(rf"(^|[\s(~])\.\s+(?=\d+\s*(?:{_UNIT}|$))", r"\1.", work)
+    work = re.sub(rf"(?<![\d.])(\d+)\s*\.\s+(?=\d+\s*{_UNIT})", r"\1.", work)
+    work = re.sub(rf"{_NUM_START}({_NUM})\s+of\s+(?:a|an|one)\s+({_UNIT})", r"\1 \2", work)
+    return re.sub(
+        rf"\b(?:full|single|whole|entire|standard|regular|normal)\s+(?={_TAB}|(?:lsd|acid)\s+{_TAB})", "", work
+    )
+
+
 def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
     canon = CANONICAL_UNIT[substance]
     if text in _MISSING:
         return DoseResult(None, None, "missing", _MISSING[text])
+    recovered = _spreadsheet_range(text, canon)
+    if recovered is not None:
+        return recovered
     if any(p.match(text) for p in _DATE_PATTERNS):
         raise _Stop("unparseable", "spreadsheet_date")
     if _NOT_KNOWN.match(text):
@@ -752,7 +984,7 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
     if re.match(r"^-\s*[.\d]", work):
         raise _Stop("unparseable", "negative_amount")
     work = re.sub(r"(?<=\d)\s*~\s*(?=[.\d])", "-", work).replace("~", " ")
-    work = _strip_context(work)
+    work = _strip_context(_written_out(work))
     work = re.sub(rf"\bbetween\s+({_NUM})\s*({_UNIT})?\s+and\s+", lambda m: f"{m.group(1)}{m.group(2) or ''}-", work)
     if _INEQUALITY.search(work):
         raise _Stop("ambiguous", "inequality")
@@ -786,6 +1018,11 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
             if f != 1 and _to_canonical(mv, _UNIT_OF[m.group("mu")], "ug") != f * tab_ug:
                 raise _Stop("ambiguous", "multiple_amounts")
     counted: list[_Reading] = []
+    for m in _EACH_COUNT.finditer(mass_work):
+        n = Fraction(_NUMBER_WORDS.get(m.group("n")) or int(m.group("n")))
+        a = _exact_number(m.group("a"))
+        counted.append(_Reading(n * a, n * a, _UNIT_OF[m.group("u")], reason="count_times_amount"))
+    mass_work = _EACH_COUNT.sub(" § ", mass_work)
     if _COUNT_PAREN.search(mass_work):
         raise _Stop("ambiguous", "multiple_amounts")  # "2 capsules (0.2g)": per capsule or in total?
     for pat in _MULT_COUNT:
@@ -794,11 +1031,10 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
             a, alt, comma = _read_number(m.group("a"))
             if alt is not None or comma:
                 raise _Stop("ambiguous", "thousands_or_decimal_separator")
-            counted.append(_Reading(n * a, n * a, _UNIT_OF[m.group("u")]))
+            counted.append(_Reading(n * a, n * a, _UNIT_OF[m.group("u")], reason="count_times_amount"))
         mass_work = pat.sub(" § ", mass_work)
-    if _MULTIPLIED.search(mass_work):
-        raise _Stop("ambiguous", "multiplied_amount")
-    readings = counted + _mass_readings(mass_work, strict=True)
+    built, mass_work = _built_readings(mass_work)
+    readings = counted + built + _mass_readings(mass_work, strict=True)
     if readings:
         reading = _combine(readings, canon)
         if canon == "g" and _FRESH.search(work):
@@ -812,8 +1048,13 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
             raise _Stop("ambiguous", "compound_mass")
         low = _to_canonical(reading.low, reading.unit, canon)
         high = _to_canonical(reading.high, reading.unit, canon)
-        return _result(low, high, canon, "exact", "explicit_unit" if low == high else "explicit_unit_range", "range")
+        reason = reading.reason or ("explicit_unit" if low == high else "explicit_unit_range")
+        return _result(low, high, canon, "exact", reason, "range")
 
+    if re.search(
+        rf"\b(?:{_VAGUE_NOUN}|corners?|edges?|slivers?|nibbles?)\s+(?:off\s+)?of\s+(?:an?\s+|the\s+|my\s+)?{_TAB}", work
+    ):
+        raise _Stop("unparseable", "vague_amount")
     if re.search(_TAB, work):
         if not is_lsd:
             raise _Stop("unparseable", "count_without_strength")
@@ -836,7 +1077,8 @@ def _parse_cached(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
     try:
         return _parse(substance, text, tab_ug)
     except _Stop as stop:
-        return DoseResult(None, None, stop.status, stop.reason)
+        likely = float(stop.likely) if stop.likely is not None and stop.status == "ambiguous" else None
+        return DoseResult(None, None, stop.status, stop.reason, likely_amount=likely)
     except (ValueError, ZeroDivisionError, ArithmeticError):
         # Any number this module's patterns admit converts; this is a last guard that never echoes the text.
         return DoseResult(None, None, "unparseable", "no_amount")
@@ -877,8 +1119,9 @@ def parse_dose(substance: str, text: str | None, *, tab_strength_ug: float = 100
     norm = _normalise(raw)
     if len(norm) > MAX_TEXT_LENGTH:
         return DoseResult(None, None, "unparseable", "too_long")
-    if norm in _MISSING:
-        return DoseResult(None, None, "missing", _MISSING[norm])
+    bare = norm.strip(" .!()[]")  # "N/A.", "(prefer not to say)"
+    if norm in _MISSING or (bare != norm and bare in _MISSING and bare):
+        return DoseResult(None, None, "missing", _MISSING[norm if norm in _MISSING else bare])
     canon_sub = canonical_substance(substance)
     if canon_sub is None:
         return DoseResult(None, None, "unparseable", "unknown_substance")

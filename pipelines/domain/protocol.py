@@ -4,9 +4,19 @@ Why explicit days and components: sources disagree on labels ("Stamets" is 4/3 o
 `days_on`, `days_off` and `stack_components` beside the label. The phrase table is configuration
 (`protocols.yaml`), not code branches. Unrecognised text is `other`, never a guess; no answer at all is `unknown`.
 
+How free text is read: the schedule's structure first, labels second, spelling last. Numbers are read, never
+fuzzy-matched ("4 days per week" is 4 a week, so `other`, not `twice_weekly`); a negated label is dropped ("not
+daily"); an exception changes the count ("daily except Saturdays" is 6 a week: `other`; "every day apart from
+weekends" is 5 on 2 off); intervals in any words are intervals ("a dose every 72h", "dose, then two days off",
+"on, off, off" are 1 on 2 off); where the answer tells a change ("used to do daily, now Fadiman"), only the
+current schedule is read. Typo tolerance applies to protocol names and to phrases without a number, weekday or
+negation. A wrong protocol is worse than `other`: anything left unclear is `other`.
+
 `matched_by` says how the label was found: ``code``, ``schedule_pattern`` ("1 on 2 off", "every 3rd day",
-"M-F"), ``weekly_pattern`` ("twice a week", "Mon and Thu"), ``phrase``, ``fuzzy_name``, ``fuzzy_phrase``,
-``conflict`` (several protocols named: `other`), ``unmatched_text`` (`other`), ``missing`` (`unknown`).
+"every 72h", "on, off, off", "M-F"), ``weekly_pattern`` ("twice a week", "Mon and Thu", "4 days per week"),
+``exception`` ("daily except Sundays"), ``phrase``, ``fuzzy_name``, ``fuzzy_phrase``, ``negated`` (a label named
+only to say it is not followed: `other`), ``conflict`` (several protocols named: `other`), ``unmatched_text``
+(`other`), ``missing`` (`unknown`: no answer, or a refusal such as "prefer not to say").
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ class ProtocolResult:
     days_off: int | None
     stack_components: tuple[str, ...]
     matched_by: str
+    per_week: int | None = None  # doses per week, when the answer gives a weekly count rather than a cycle
 
 
 class ProtocolTableError(ValueError):
@@ -202,10 +213,22 @@ _WEEKDAY_SPAN = re.compile(
     r"|work\s+days?|working\s+days?)\b"
 )
 _PER_WEEK = re.compile(
-    r"\b(\d+|once|twice|one|two|three|four|five|six|seven)\s*(?:x|times?)?\s*(?:a|per|/|each|every)"
-    r"\s*(?:week|wk)\b"
+    r"(?<![\d-])\b(\d+|once|twice|one|two|three|four|five|six|seven)\s*(?:x|times?)?\s*"
+    r"(?:(?:days?|doses?|mornings?|evenings?|nights?|sessions?)\s*)?(?:a|per|/|each|every|in\s+a)\s*(?:week|wk)s?\b"
+    r"|\b(once|twice|\d+\s*(?:x|times)|two\s+times|three\s+times|four\s+times)[\s-]+weekly\b"
 )
-_WEEKLY_WORD = re.compile(r"\b(?:once\s+a\s+week|weekly|once\s+weekly|every\s+week)\b")
+_COUNT_RANGE_PER_WEEK = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|once)\s*(?:-|to|or)\s*(?:\d+|two|three|four|five|six|seven|twice)\s*"
+    r"(?:x|times?)?\s*(?:(?:days?|doses?)\s*)?(?:a|per|/|each|every|in\s+a)\s*(?:week|wk)s?\b"
+)
+_WEEKLY_WORD = re.compile(r"(?<!twice )(?<!twice-)\b(?:once\s+a\s+week|weekly|once\s+weekly|every\s+week)\b")
+_ONE_WEEKDAY = re.compile(
+    r"\b(?:every|each|on)\s+(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?s?\b"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days\b"
+)
+_WEEKENDS_ONLY = re.compile(
+    r"\b(?:weekends?\s+only|only\s+(?:on\s+)?weekends?|sat(?:urday)?s?\s+and\s+sun(?:day)?s?)\b"
+)
 _DAY_NAMES = {
     "mon": "mon",
     "monday": "mon",
@@ -229,40 +252,148 @@ _DAY_NAMES = {
 _DAY_RE = re.compile(r"\b(" + "|".join(sorted(_DAY_NAMES, key=len, reverse=True)) + r")s?\b")
 
 
+_HOURS = re.compile(r"\b(?:every|each|once\s+every|q)\s*(\d+)\s*(?:h|hrs?|hours?)\b")
+_EVERY_N_DAYS = re.compile(
+    r"\b(?:once\s+)?(?:every|each|once\s+per|once\s+in|one\s+in)\s+(other|second|third|fourth|fifth|sixth|seventh"
+    r"|\d+(?:st|nd|rd|th)?|two|three|four|five|six|seven)\s+(?:days?|mornings?|evenings?|nights?)\b"
+    r"|\bevery\s+(third|fourth|fifth|\d(?:st|nd|rd|th))\s*(?:$|[,.;)])"
+)
+_ON_WORDS = r"(?:on(?:\s+day)?|dose(?:\s+day)?|dosing\s+day|yes|take|micro(?:dose)?(?:\s+day)?)"
+_OFF_WORDS = r"(?:off(?:\s+day)?|skip|rest(?:\s+day)?|no|transition\s+day|normal\s+day|break|none)"
+_TOKEN_SPLIT = re.compile(r"\s*(?:,|;|/|->|>|\bthen\b|\band\b)\s*")
+# "dose, then two days off", "take it one day, skip the next two", "one day yes, two days no"
+_DOSE_THEN_OFF = re.compile(
+    r"\b(?:dose|take\s+it|take|on|microdose)\s*(?:(?:one|a|1)\s+day)?\s*,?\s*(?:then\s+)?(?:take\s+|have\s+|skip\s+)?"
+    r"(?:the\s+next\s+)?(?P<n>\d|one|two|three|four|five|six)\s*(?:days?)?\s*(?:off|no|of\s+rest|rest)?\b"
+    r"|\b(?:one|a|1)\s+day\s+(?:yes|on)\s*,?\s*(?P<n2>\d|one|two|three|four|five|six)\s+days?\s+(?:no|off)\b"
+)
+_SKIP_BETWEEN = re.compile(r"\bskip\s+(?P<n>a|one|two|\d)\s+days?\s+(?:in\s+)?between\b")
+_N_ON_WEEKENDS_OFF = re.compile(rf"\b{_N}\s+days?\s+on\s*,?\s*(?:and\s+)?weekends?\s+off\b")
+_WEEKS_CYCLE = re.compile(
+    rf"\b(?:daily|every\s+day)\s+for\s+{_N}\s+weeks?\s*,?\s*(?:then\s+)?(?P<off>a|{_N[1:-1]})\s+weeks?\s+off\b"
+)
+_DAY_SPAN = re.compile(
+    r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s*(?:-|to|through|thru|till|until)\s*(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b"
+)
+_WEEK_ORDER = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _cycle_of(tokens: list[bool]) -> tuple[int, int] | None:
+    """(days on, days off) of a written-out sequence such as on, off, off (repeated or not)."""
+    if len(tokens) < 2 or not tokens[0]:
+        return None
+    for period in range(2, len(tokens) + 1):
+        unit = tokens[:period]
+        if all(tokens[i] == unit[i % period] for i in range(len(tokens))):
+            on = next((i for i, t in enumerate(unit) if not t), period)
+            if on < period and all(not t for t in unit[on:]):
+                return on, period - on
+            return None
+    return None
+
+
+def _sequence(text: str) -> tuple[int, int] | None:
+    parts = [
+        t for t in _TOKEN_SPLIT.split(re.sub(r"\b(?:repeat|and\s+repeat|etc|rinse\s+and\s+repeat)\b", "", text)) if t
+    ]
+    tokens = []
+    for part in parts:
+        part = part.strip(" .!")
+        if not part:
+            continue
+        if re.fullmatch(_ON_WORDS, part):
+            tokens.append(True)
+        elif re.fullmatch(_OFF_WORDS, part):
+            tokens.append(False)
+        elif re.fullmatch(rf"(?:day\s+)?{_ON_WORDS}(?:\s+day)?", part):
+            tokens.append(True)
+        elif re.fullmatch(rf"(?:day\s+)?{_OFF_WORDS}(?:\s+day)?", part):
+            tokens.append(False)
+        else:
+            return None
+    return _cycle_of(tokens)
+
+
 def _num(token: str) -> int:
     token = re.sub(r"(?:st|nd|rd|th)$", "", token)
     return int(token) if token.isdigit() else _WORD_NUM.get(token) or _ORDINAL[token]
 
 
-def _schedule_from_text(text: str) -> tuple[tuple[int, int] | None, int | None]:
-    """Explicit (days_on, days_off) and/or doses per week read from the text."""
-    pair: tuple[int, int] | None = None
-    m = _ON_OFF.search(text)
+_ORDINAL_WORDS = ("second", "third", "fourth", "fifth", "sixth", "seventh")
+
+
+def _ordinal_spelling(text: str) -> str:
+    """ "every thrid day" is every third day: a misspelt ordinal is corrected before any number is read, so that
+    a fuzzy match never has to span a number."""
+
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        if word in _ORDINAL_WORDS or word in _ORDINAL:
+            return word
+        best = max(_ORDINAL_WORDS, key=lambda o: fuzz.ratio(word, o))
+        return best if fuzz.ratio(word, best) >= 80 else word
+
+    return re.sub(r"(?<=every )[a-z]{5,8}(?= (?:day|morning|evening|night))", fix, text)
+
+
+def _cycle_from_text(text: str) -> tuple[int, int] | None:
+    """An explicit (days_on, days_off) cycle, however it is written."""
+    m = _ON_OFF.search(text) or _OFF_ON.search(text)
     if m:
-        pair = (_num(m.group(1)), _num(m.group(2)))
-    else:
-        m = _OFF_ON.search(text)
-        if m:
-            pair = (_num(m.group(1)), _num(m.group(2)))
-        else:
-            m = _EVERY_NTH.search(text)
-            if m:
-                token = m.group(1)
-                n = _ORDINAL[token] if token in _ORDINAL else _num(token)
-                if n >= 1:
-                    pair = (1, n - 1)
-            elif _WEEKDAY_SPAN.search(text):
-                pair = (5, 2)
+        return _num(m.group(1)), _num(m.group(2))
+    m = _WEEKS_CYCLE.search(text)
+    if m:
+        return 7 * _num(m.group(1)), 7 * (1 if m.group("off") == "a" else _num(m.group("off")))
+    m = _N_ON_WEEKENDS_OFF.search(text)
+    if m and _num(m.group(1)) == 5:
+        return 5, 2
+    m = _HOURS.search(text)
+    if m:
+        hours = int(m.group(1))
+        return (1, hours // 24 - 1) if hours >= 24 and hours % 24 == 0 else None
+    m = _EVERY_N_DAYS.search(text) or _EVERY_NTH.search(text)
+    if m:
+        token = next(g for g in m.groups() if g)
+        n = _ORDINAL[token] if token in _ORDINAL else _num(token)
+        return (1, n - 1) if n >= 1 else None
+    m = _SKIP_BETWEEN.search(text)
+    if m:
+        return 1, 1 if m.group("n") in ("a", "one", "1") else _num(m.group("n"))
+    m = _DOSE_THEN_OFF.search(text)
+    if m and (m.group("n") or m.group("n2")):
+        return 1, _num(m.group("n") or m.group("n2"))
+    m = _DAY_SPAN.search(text)
+    if m:
+        first, last = _WEEK_ORDER.index(m.group(1)), _WEEK_ORDER.index(m.group(2))
+        if first == 0 and last > first:
+            return last + 1, 6 - last
+    if _WEEKDAY_SPAN.search(text):
+        return 5, 2
+    return _sequence(text)
+
+
+def _schedule_from_text(text: str) -> tuple[tuple[int, int] | None, int | None]:
+    """Explicit (days_on, days_off) and/or doses per week read from the text (0 per week: a count that is a
+    range, such as "2-3 times a week", which names no protocol)."""
+    pair = _cycle_from_text(text)
     per_week: int | None = None
     m = _PER_WEEK.search(text)
-    if m:
-        per_week = _num(m.group(1))
+    if _COUNT_RANGE_PER_WEEK.search(text):
+        per_week = 0
+    elif m:
+        per_week = _num(re.match(r"\d+|[a-z]+", m.group(1) or m.group(2)).group(0))
     elif _WEEKLY_WORD.search(text):
         per_week = 1
+    elif _WEEKENDS_ONLY.search(text):
+        per_week = 2
     elif pair is None and not _WEEKDAY_SPAN.search(text):
         days = {_DAY_NAMES[d] for d in _DAY_RE.findall(text)}
         if len(days) >= 2 and not re.search(r"\b(?:-|to|through|thru|till|until)\b", text):
             per_week = len(days)
+        elif len(days) == 1 and _ONE_WEEKDAY.search(text):
+            per_week = 1
+    if pair is not None and per_week is not None and pair[0] + pair[1] == 7 and pair[0] != per_week:
+        per_week = None  # "5 on 2 off" read as a week: the cycle says it
     return pair, per_week
 
 
@@ -293,42 +424,157 @@ def _components_in(text: str, table: ProtocolTable) -> set[str]:
     return found
 
 
-def _match_text(text: str, table: ProtocolTable) -> tuple[str, int | None, int | None, set[str], str]:
-    """(protocol, days_on, days_off, implied stack components, matched_by) for one free-text answer."""
+_NO_ANSWER = re.compile(
+    r"^(?:n/?a|n\.a\.?|na|none|-+|\?+|\.+|not applicable|no answer|pass|skip(?:ped)?|not sure|unsure|don'?t know"
+    r"|(?:i'?d\s+)?(?:prefer|rather)\s+not\s+(?:to\s+)?(?:say|answer|disclose|share(?:\s+that)?)"
+    r"|n/?a\s*-\s*prefer not to say)\W*$"
+)
+# where an answer tells a change, the current part: after "now", "currently", "switched to", "in reality"
+_NOW = re.compile(
+    r"\b(?:now(?:adays)?|currently|these\s+days|at\s+the\s+moment|right\s+now|at\s+present|in\s+reality"
+    r"|in\s+practice|actually|switched\s+to|moved\s+to|changed\s+to|went\s+to|i\s+do\s+the|i\s+do|i\s+just)\b"
+)
+_PAST_OR_PLAN = re.compile(
+    r"\b(?:used\s+to|was|were|did|tried|started(?:\s+with)?|at\s+first|initially|planning|plan\s+to|going\s+to"
+    r"|will\s+try|want\s+to|next\s+month|soon|last\s+year|before)\b"
+)
+_CLAUSE = re.compile(r"\s*(?:[,.;()]|\bbut\b|\bthen\b|\band\s+then\b|\bso\b)\s*")
+_NEGATION = re.compile(
+    r"\b(?:not|no\s+longer|never|don'?t\s+(?:do|follow|use)|do\s+not\s+(?:do|follow|use)|isn'?t|wasn'?t|definitely\s+not)"
+    r"\s+(?:on\s+)?(?:a\s+|the\s+)?(?P<what>[a-z0-9']+(?:[ -][a-z0-9']+){0,3})"
+)
+_EXCEPT = re.compile(
+    r"\b(?:daily|every\s*day|each\s+day|every\s+single\s+day|everyday|every\s+other\s+day)\s*,?\s*"
+    r"(?:except(?:\s+(?:for|on))?|apart\s+from|other\s+than|but\s+not(?:\s+on)?|but\s+never\s+on|besides"
+    r"|excluding|minus|but\s+i\s+take|but\s+off|but\s+skip)\s+(?P<rest>.+)"
+)
+_INTUITIVE = re.compile(
+    r"\b(?:when(?:ever)?\s+(?:i|i'm|im|i\s+am|i've|it)|only\s+when|on\s+days\s+(?:i|when)|depends\s+on|it\s+depends"
+    r"|(?:it\s+)?varies|by\s+feel|go\s+by\s+feel|random(?:ly)?|no\s+(?:real|set|fixed|particular|regular)?\s*"
+    r"(?:schedule|protocol|pattern|routine|plan)|as[\s-]+needed|as\s+and\s+when|on\s+and\s+off|irregular(?:ly)?)\b"
+)
+
+
+_NO_SCHEDULE = re.compile(
+    r"\bnot\s+(?:on|following|with|to)\s+(?:any|a)\s+(?:set\s+|fixed\s+|real\s+|particular\s+)?"
+    r"(?:schedule|protocol|routine|plan)\b"
+)
+
+
+def _current(text: str) -> str:
+    """The part of the answer that tells the schedule followed now: the clauses saying "now", "currently",
+    "switched to"..., or else every clause that does not tell the past or a plan."""
+    clauses = [c for c in _CLAUSE.split(text) if c.strip()]
+    now = [c for c in clauses if _NOW.search(c) and _NOW.sub("", c).strip(" ,.;:-")]
+    if now:
+        return " , ".join(now)
+    kept = [c for c in clauses if not _PAST_OR_PLAN.search(c)]
+    return " , ".join(kept) if kept and len(kept) < len(clauses) else text
+
+
+def _excluded_days(rest: str) -> int | None:
+    """Days a week an exception leaves out ("Saturdays" 1, "weekends" 2, "Sat and Sun" 2), or None if unclear."""
+    days = {_DAY_NAMES[d] for d in _DAY_RE.findall(rest)}
+    if re.search(r"\bweekends?\b", rest):
+        days |= {"sat", "sun"}
+    return len(days) or None
+
+
+def _labels(text: str, table: ProtocolTable) -> dict[str, str]:
+    """Protocols named in `text` by phrase or name (exact), each with how it was found."""
+    found: dict[str, str] = {}
+    for proto in table.protocols.values():
+        if any(_contains(text, p) for p in proto.phrases + proto.names):
+            found.setdefault(proto.name, "phrase")
+    return found
+
+
+def _fuzzy(text: str, table: ProtocolTable) -> dict[str, str]:
+    """Typo tolerance for spelling only: names per word, and phrases only where the answer has no number,
+    weekday or negation that the fuzzy score would ignore."""
+    found: dict[str, str] = {}
+    words = [w for w in _words(text) if len(w) >= table.fuzzy_min_length]
+    for proto in table.protocols.values():
+        names = [n for n in proto.names if len(n) >= table.fuzzy_min_length]
+        if any(fuzz.ratio(w, n) >= table.fuzzy_threshold for w in words for n in names):
+            found.setdefault(proto.name, "fuzzy_name")
+    if found or re.search(r"\d|\b(?:one|two|three|four|five|six|seven|once|twice|not|no|never|except)\b", text):
+        return found
+    if _DAY_RE.search(text):
+        return found
+    for proto in table.protocols.values():
+        if any(fuzz.ratio(text, p) >= table.fuzzy_threshold for p in proto.phrases if len(p) >= 6):
+            found.setdefault(proto.name, "fuzzy_phrase")
+    return found
+
+
+def _match_text(text: str, table: ProtocolTable) -> tuple[str, int | None, int | None, int | None, set[str], str]:
+    """(protocol, days_on, days_off, per_week, implied stack components, matched_by) for one free-text answer."""
+    if _NO_ANSWER.match(text):
+        return UNKNOWN, None, None, None, set(), "missing"
+    implied: set[str] = set()
+    text = _current(_ordinal_spelling(text))
+    if _NO_SCHEDULE.search(text):
+        return "intuitive", None, None, None, implied, "phrase"
+    negated: set[str] = set()
+    for m in _NEGATION.finditer(text):
+        what = m.group("what")
+        negated |= set(_labels(what, table)) | set(_fuzzy(what.split(",")[0], table))
+        pair, per_week = _schedule_from_text(what)
+        if pair is not None:
+            negated.add(table.schedules.get(pair, "other"))
+        if per_week:
+            negated.add(table.weekly.get(per_week, "other"))
+    exception = _EXCEPT.search(text)
+    excluded = _excluded_days(exception.group("rest")) if exception else None
+    if exception and excluded is not None:  # "except when I travel" names no day: no change to the schedule
+        base_daily = not re.match(r"every\s+other", exception.group(0))
+        if not base_daily:
+            return "other", None, None, None, implied, "exception"
+        if excluded == 2 and re.search(r"\bweekends?\b|\bsat\w*\s+(?:and|&)\s+sun", exception.group("rest")):
+            return table.schedules.get((5, 2), "other"), 5, 2, None, implied, "exception"
+        per_week = 7 - excluded
+        return table.weekly.get(per_week, "other"), None, None, per_week, implied, "exception"
+
     pair, per_week = _schedule_from_text(text)
     found: dict[str, str] = {}
     if pair is not None:
         found.setdefault(table.schedules.get(pair, "other"), "schedule_pattern")
-    if per_week is not None:
+    if per_week:
         found.setdefault(table.weekly.get(per_week, "other"), "weekly_pattern")
-    for proto in table.protocols.values():
-        if any(_contains(text, p) for p in proto.phrases + proto.names):
-            found.setdefault(proto.name, "phrase")
+    elif per_week == 0:
+        found.setdefault("other", "weekly_pattern")
     if not found:
-        words = [w for w in _words(text) if len(w) >= table.fuzzy_min_length]
-        for proto in table.protocols.values():
-            names = [n for n in proto.names if len(n) >= table.fuzzy_min_length]
-            if any(fuzz.ratio(w, n) >= table.fuzzy_threshold for w in words for n in names):
-                found.setdefault(proto.name, "fuzzy_name")
+        found = _labels(text, table) or _fuzzy(text, table)
+        if not found and _INTUITIVE.search(text):
+            found = {"intuitive": "phrase"}
+    else:  # a label beside the schedule must agree with it ("daily (weekdays only)" is every weekday)
+        weekdays = pair == (5, 2) and _WEEKDAY_SPAN.search(text)
+        for name, how in _labels(text, table).items():
+            if name != "intuitive" and not (weekdays and name == "daily"):
+                found.setdefault(name, how)
+    for name in negated:
+        found.pop(name, None) if name != "other" or len(found) > 1 else None
+    if negated and not found:
+        return "other", None, None, None, implied, "negated"
     if not found:
-        for proto in table.protocols.values():
-            if any(fuzz.ratio(text, p) >= table.fuzzy_threshold for p in proto.phrases if len(p) >= 6):
-                found.setdefault(proto.name, "fuzzy_phrase")
-    implied: set[str] = set()
-    if not found:
-        return "other", None, None, implied, "unmatched_text"
+        return "other", None, None, None, implied, "unmatched_text"
     if len(found) > 1:
         days = pair if pair is not None else (None, None)
-        return "other", days[0], days[1], implied, "conflict"
+        return "other", days[0], days[1], None, implied, "conflict"
     ((proto_name, how),) = found.items()
     proto = table.protocols[proto_name]
     if re.search(r"\bstack(?:ed|ing)?\b", text):
         implied.update(proto.stack_implies)
     if pair is not None:
-        return proto_name, pair[0], pair[1], implied, how
-    if per_week == 1 and proto_name == "other":
-        return proto_name, 1, 6, implied, how
-    return proto_name, proto.days_on, proto.days_off, implied, how
+        return proto_name, pair[0], pair[1], None, implied, how
+    if per_week:
+        if per_week == 7:
+            return proto_name, 1, 0, None, implied, how
+        if per_week == 1 and proto_name == "other":
+            return proto_name, None, None, 1, implied, how
+        return proto_name, proto.days_on, proto.days_off, per_week, implied, how
+    return proto_name, proto.days_on, proto.days_off, None, implied, how
 
 
 def normalise_protocol(coded: str | None, other_text: str | None, table: ProtocolTable | None = None) -> ProtocolResult:
@@ -359,8 +605,8 @@ def normalise_protocol(coded: str | None, other_text: str | None, table: Protoco
         if code == "other":
             return ProtocolResult("other", None, None, (), "code")
         return ProtocolResult(UNKNOWN, None, None, (), "missing")
-    proto_name, on, off, implied, how = _match_text(text, table)
-    return ProtocolResult(proto_name, on, off, tuple(sorted(components | implied)), how)
+    proto_name, on, off, per_week, implied, how = _match_text(text, table)
+    return ProtocolResult(proto_name, on, off, tuple(sorted(components | implied)), how, per_week)
 
 
 def stack_components_from_codes(

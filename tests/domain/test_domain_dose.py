@@ -109,24 +109,21 @@ def test_volumetric_doses():
     check(L, "10ug/ml", None, None, "unparseable", "concentration_without_volume")
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Oct-15",
-        "1-Oct",
-        "15-Oct",
-        "oct-15",
-        "Jan-10",
-        "10-Jan",
-        "15-Oct-2019",
-        "2015-10-01",
-        "10/15/2015",
-        "10/15/2015 0:00",
-    ],
-)
-def test_spreadsheet_dates_are_never_numbers(text):
+@pytest.mark.parametrize("text", ["15-Oct-2019", "2015-10-01", "10/15/2015", "10/15/2015 0:00", "Oct-2015"])
+def test_full_spreadsheet_dates_are_never_numbers(text):
     for sub in (M, L):
         check(sub, text, None, None, "unparseable", "spreadsheet_date")
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [("Oct-15", 10, 15), ("oct-15", 10, 15), ("15-Oct", 10, 15), ("1-Oct", 1, 10), ("10-Jan", 1, 10), ("5-Oct", 5, 10)],
+)
+def test_a_range_a_spreadsheet_turned_into_a_date_is_recovered_and_says_so(text, low, high):
+    """ "10-15" typed into Excel shows as "Oct-15" or "15-Oct" (by locale): the range, the unit inferred, the reason
+    naming the date; for mushrooms 1-15 g is no microdose window, so it stays for review."""
+    check(L, text, (low + high) / 2, "ug", "unit_inferred", "spreadsheet_date_range", low, high)
+    check(M, text, None, None, "ambiguous", "spreadsheet_date_range")
 
 
 @pytest.mark.parametrize("text", ["1 small cap", "a pinch", "half a cap", "2 stems", "a little", "microdose"])

@@ -1,8 +1,15 @@
-"""The parser against a hand-coded corpus of realistic free-text doses (tests/domain/dose_corpus.csv).
+"""The parser against hand-coded corpora of free-text doses, each coded as a researcher would before the parser saw it:
 
-The expected values were written as a researcher would code each answer; the thresholds are the brief's:
->= 95 % agreement where the researcher gave a number, no `exact` result off by a unit factor, and no `exact`
-result where the researcher would flag the answer for review.
+- dose_corpus.csv: the first corpus (18 rows recoded for issue 9, each note says why: spreadsheet-date ranges,
+  alternatives, whole tabs of an unstated strength, a multiplied amount);
+- dose_corpus_respondents.csv: 880 answers in forum and survey phrasing, coded by an independent coder from the
+  written coding rules alone (tests/domain/coding_rules.md), never from the parser. The parser
+  was then developed against it, so it is a development set: its agreement overstates agreement on new text;
+- dose_corpus_heldout.csv: a further independent set, written the same way and not looked at while developing.
+
+Thresholds: >= 95 % agreement where the coder gave a number, >= 95 % on the statuses the coder flagged, no `exact`
+result off by a unit factor, and no `exact` or `range` result where the coder flagged the answer or read another
+amount (the issue's "confidently wrong").
 """
 
 from __future__ import annotations
@@ -15,13 +22,18 @@ import pytest
 
 from pipelines.domain.dose import parse_dose
 
-CORPUS = Path(__file__).with_name("dose_corpus.csv")
+HERE = Path(__file__).parent
+CORPORA = ("dose_corpus.csv", "dose_corpus_respondents.csv", "dose_corpus_heldout.csv")
 STATUSES = {"exact", "range", "unit_inferred", "ambiguous", "unparseable", "missing"}
 
 
-def _rows() -> list[dict[str, str]]:
-    with CORPUS.open(encoding="utf-8", newline="") as fh:
+def _rows(name: str = "dose_corpus.csv") -> list[dict[str, str]]:
+    with (HERE / name).open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def _all_rows() -> list[dict[str, str]]:
+    return [r for name in CORPORA for r in _rows(name)]
 
 
 def _agrees(row: dict[str, str]) -> bool:
@@ -44,30 +56,35 @@ def _agrees(row: dict[str, str]) -> bool:
     return True
 
 
-def test_corpus_is_large_and_covers_every_status_and_substance():
-    rows = _rows()
-    assert len(rows) >= 200
+@pytest.mark.parametrize(
+    ("name", "size"), [("dose_corpus.csv", 200), ("dose_corpus_respondents.csv", 400), ("dose_corpus_heldout.csv", 200)]
+)
+def test_corpus_is_large_and_covers_every_status_and_substance(name, size):
+    rows = _rows(name)
+    assert len(rows) >= size
     assert {r["expected_status"] for r in rows} == STATUSES
     assert {r["substance"] for r in rows} == {"psilocybin_mushrooms", "lsd", "lsd_analogue"}
     keys = [(r["substance"], r["text"]) for r in rows]
     assert len(keys) == len(set(keys)), "duplicate corpus entries"
 
 
-def test_agreement_on_entries_with_a_number_is_at_least_95_percent():
-    scored = [r for r in _rows() if r["expected_status"] in ("exact", "range", "unit_inferred")]
+@pytest.mark.parametrize("name", CORPORA)
+def test_agreement_on_entries_with_a_number_is_at_least_95_percent(name):
+    scored = [r for r in _rows(name) if r["expected_status"] in ("exact", "range", "unit_inferred")]
     agree = sum(_agrees(r) for r in scored)
     assert agree / len(scored) >= 0.95, f"{agree}/{len(scored)} agree"
 
 
-def test_agreement_on_flagged_entries_is_at_least_95_percent():
-    flagged = [r for r in _rows() if r["expected_status"] in ("ambiguous", "unparseable", "missing")]
+@pytest.mark.parametrize("name", CORPORA)
+def test_agreement_on_flagged_entries_is_at_least_95_percent(name):
+    flagged = [r for r in _rows(name) if r["expected_status"] in ("ambiguous", "unparseable", "missing")]
     agree = sum(parse_dose(r["substance"], r["text"]).status == r["expected_status"] for r in flagged)
     assert agree / len(flagged) >= 0.95, f"{agree}/{len(flagged)} agree"
 
 
 def test_no_exact_result_is_off_by_a_unit_factor():
     off = []
-    for row in _rows():
+    for row in _all_rows():
         r = parse_dose(row["substance"], row["text"])
         if r.status != "exact" or not row["expected_amount"] or r.amount is None:
             continue
@@ -77,17 +94,19 @@ def test_no_exact_result_is_off_by_a_unit_factor():
     assert off == []
 
 
-def test_never_exact_where_a_researcher_would_flag_for_review():
-    wrong = [
-        row["text"]
-        for row in _rows()
-        if row["expected_status"] in ("ambiguous", "unparseable", "missing")
-        and parse_dose(row["substance"], row["text"]).status in ("exact", "range")
-    ]
+@pytest.mark.parametrize("name", CORPORA)
+def test_never_confidently_wrong(name):
+    """An `exact` or `range` result is either the coder's reading or absent: never where the coder flagged the
+    answer for review, never another amount."""
+    wrong = []
+    for row in _rows(name):
+        r = parse_dose(row["substance"], row["text"])
+        if r.status in ("exact", "range") and not _agrees(row):
+            wrong.append(row["text"])
     assert wrong == []
 
 
-@pytest.mark.parametrize("row", _rows(), ids=lambda r: f"{r['substance'][:4]}:{r['text'][:30]}")
+@pytest.mark.parametrize("row", _all_rows(), ids=lambda r: f"{r['substance'][:4]}:{r['text'][:30]}")
 def test_result_invariants(row):
     r = parse_dose(row["substance"], row["text"])
     assert r.status in STATUSES

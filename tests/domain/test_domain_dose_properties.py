@@ -10,7 +10,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pipelines.domain.dose import CANONICAL_UNIT, PLAUSIBILITY, parse_dose
+from pipelines.domain.dose import CANONICAL_UNIT, LSD_MILLIGRAM_CEILING_UG, PLAUSIBILITY, parse_dose
 
 UNIT_SPELLINGS = {
     "g": ["g", "G", "gr", "gram", "grams", "Grams", "gm"],
@@ -52,19 +52,23 @@ def written_amounts(draw):
     gap = " " * draw(st.integers(min_value=0, max_value=3))
     lead = " " * draw(st.integers(min_value=0, max_value=2))
     trail = " " * draw(st.integers(min_value=0, max_value=2))
-    return substance, f"{lead}{number}{gap}{spelling}{trail}", float(amount), canon, number
+    return substance, f"{lead}{number}{gap}{spelling}{trail}", float(amount), canon, number, unit
 
 
 @SETTINGS
 @given(written_amounts())
 def test_any_plausible_amount_in_any_unit_parses_back(case):
-    substance, text, amount, canon, number = case
+    substance, text, amount, canon, number, unit = case
     r = parse_dose(substance, text)
     if GROUP_LIKE.fullmatch(number):
         # "1,500 mg" / "1.500 mg": flagged when the other reading is plausible too, never read wrongly as exact
         assert r.status == "ambiguous" or (r.status == "exact" and math.isclose(r.amount, amount, rel_tol=1e-9)), r
         if "," in number:
             assert r.status == "ambiguous"
+        return
+    if canon == "ug" and unit != "ug" and amount > LSD_MILLIGRAM_CEILING_UG:
+        # ".25mg" of LSD is 250 ug: a full dose no microdosing respondent means; a slip is far likelier
+        assert (r.status, r.reason) == ("ambiguous", "implausible_for_unit"), (text, r)
         return
     assert r.status == "exact", (text, r)
     assert r.unit == canon
@@ -80,7 +84,7 @@ def test_ranges_parse_to_midpoint_and_bounds(substance, data):
     a = data.draw(st.integers(min_value=math.ceil(p.low * scale), max_value=math.floor(p.high * scale) - 1))
     b = data.draw(st.integers(min_value=a + 1, max_value=math.floor(p.high * scale)))
     lo, hi = Fraction(a, scale), Fraction(b, scale)
-    sep = data.draw(st.sampled_from(["-", " - ", "\u2013", " to ", " or "]))
+    sep = data.draw(st.sampled_from(["-", " - ", "\u2013", " to "]))
     unit = data.draw(st.sampled_from(UNIT_SPELLINGS[canon]))
     text = f"{_plain(lo)}{sep}{_plain(hi)} {unit}"
     assume(not GROUP_LIKE.fullmatch(_plain(lo)) and not GROUP_LIKE.fullmatch(_plain(hi)))
@@ -88,6 +92,9 @@ def test_ranges_parse_to_midpoint_and_bounds(substance, data):
     assert r.status == "range", (text, r)
     assert math.isclose(r.range_low, float(lo)) and math.isclose(r.range_high, float(hi))
     assert math.isclose(r.amount, float((lo + hi) / 2))
+    # two doses offered as alternatives are not a range: either may be the one taken
+    alternatives = parse_dose(substance, f"{_plain(lo)} {unit} or {_plain(hi)} {unit}")
+    assert (alternatives.status, alternatives.reason) == ("ambiguous", "multiple_amounts"), alternatives
 
 
 @settings(max_examples=300, deadline=None)

@@ -67,8 +67,10 @@ def test_unknown_text_is_other_never_a_guess(text):
 def test_unmatched_schedule_keeps_its_days():
     r = normalise_protocol(None, "3 on 4 off")
     assert (r.protocol, r.days_on, r.days_off) == ("other", 3, 4)
-    r = normalise_protocol(None, "once a week")
-    assert (r.protocol, r.days_on, r.days_off) == ("other", 1, 6)
+    r = normalise_protocol(None, "once a week")  # a weekly count, not a cycle: the count is kept
+    assert (r.protocol, r.days_on, r.days_off, r.per_week) == ("other", None, None, 1)
+    r = normalise_protocol(None, "4 days per week")  # never twice_weekly: numbers are read, not fuzzy-matched
+    assert (r.protocol, r.per_week, r.matched_by) == ("other", 4, "weekly_pattern")
 
 
 def test_conflicting_labels_give_other():
