@@ -266,6 +266,28 @@ def inspect(file: Path, dictionary: Path | None, fmt: str | None, study: str | N
     click.echo(f"Draft mapping written to {_rel(target)}: review it, then save it as schemas/studies/{name}.yaml")
 
 
+@main.command()
+@click.argument("study", required=False)
+def check(study: str | None) -> None:
+    """Try a study mapping (or every one) on the exports in its landing folder, loading nothing: every problem
+    at once, by YAML key and column. Exit status 1 if any mapping or file has an error."""
+    from pipelines.ingest.check import check_study, render, studies_to_check
+
+    settings = load_settings()
+    names = studies_to_check(settings, study)
+    if not names:
+        raise click.ClickException(f"no study mappings in {_rel(settings.studies_dir)}")
+    if study and not (settings.studies_dir / f"{study}.yaml").exists():
+        raise click.ClickException(f"no study mapping {_rel(settings.studies_dir / f'{study}.yaml')}")
+    failed = False
+    for name in names:
+        report = check_study(settings, name)
+        click.echo("\n".join(render(report, settings.landing_dir)))
+        failed |= not report.ok
+    if failed:
+        sys.exit(1)
+
+
 @main.command("parse-dose")
 @click.argument("text", required=False)
 @click.option(

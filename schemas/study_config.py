@@ -168,61 +168,70 @@ class StudyConfig(_Strict):
     ignored_columns: list[str] = []
 
     @model_validator(mode="after")
-    def _one_baseline(self) -> StudyConfig:
+    def _consistent(self) -> StudyConfig:
+        """Every cross-key problem at once, so that a mapping author fixes them in one pass."""
+        problems: list[str] = []
         if sum(w.baseline for w in self.waves) != 1:
-            raise ValueError("exactly one wave must be marked `baseline: true`")
+            problems.append("waves: exactly one wave must be marked `baseline: true`")
         for i, wave in enumerate(self.waves):
             if self.wave_column and not wave.values:
-                raise ValueError(f"waves[{i}]: with `wave_column`, every wave needs `values`")
+                problems.append(f"waves[{i}]: with `wave_column`, every wave needs `values`")
             if not self.wave_column and not wave.file_pattern:
-                raise ValueError(f"waves[{i}]: needs a `file_pattern` (or set `wave_column` and give `values`)")
+                problems.append(f"waves[{i}]: needs a `file_pattern` (or set `wave_column` and give `values`)")
         for name, mapping in self.fields.items():
             if name in CODED_FIELDS and not mapping.codes:
-                raise ValueError(
+                problems.append(
                     f"fields.{name}.codes: required, so that only known categories are loaded, never free text"
                 )
             if mapping.multiple and name not in MULTI_VALUED_FIELDS:
-                raise ValueError(f"fields.{name}.multiple: only {sorted(MULTI_VALUED_FIELDS)} hold several answers")
+                problems.append(f"fields.{name}.multiple: only {sorted(MULTI_VALUED_FIELDS)} hold several answers")
         if "dose_amount" in self.fields and "dose_text" in self.fields:
-            raise ValueError("fields: map either dose_text or dose_amount (+ dose_unit), not both")
-        self._check_instruments()
-        self._check_bands()
+            problems.append("fields: map either dose_text or dose_amount (+ dose_unit), not both")
+        problems += self._instrument_problems()
+        problems += self._band_problems()
         if "substance" in self.fields and self.fields["substance"].codes:
             bad = sorted(set(self.fields["substance"].codes.values()) - set(SUBSTANCES))
             if bad:
-                raise ValueError(f"fields.substance.codes: unknown substance {bad}; expected one of {list(SUBSTANCES)}")
+                problems.append(f"fields.substance.codes: unknown substance {bad}; expected one of {list(SUBSTANCES)}")
         if "protocol" in self.fields and self.fields["protocol"].codes:
             bad = sorted(set(self.fields["protocol"].codes.values()) - set(PROTOCOLS))
             if bad:
-                raise ValueError(f"fields.protocol.codes: unknown protocol {bad}; expected one of {list(PROTOCOLS)}")
+                problems.append(f"fields.protocol.codes: unknown protocol {bad}; expected one of {list(PROTOCOLS)}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
-    def _check_instruments(self) -> None:
+    def _instrument_problems(self) -> list[str]:
         from pipelines.domain.instruments import InstrumentError, get_instrument
 
+        problems = []
         for name, mapping in self.instruments.items():
             try:
                 declared = get_instrument(name)
             except (InstrumentError, KeyError):
-                raise ValueError(
+                problems.append(
                     f"instruments.{name}: unknown instrument; declare it in pipelines/domain/instruments.yaml"
-                ) from None
+                )
+                continue
             if len(mapping.items) != declared.items:
-                raise ValueError(
-                    f"instruments.{name}.items: {len(mapping.items)} columns given, {declared.label} has {declared.items} items"
+                problems.append(
+                    f"instruments.{name}.items: {len(mapping.items)} columns given, {declared.label} has "
+                    f"{declared.items} items"
                 )
             lo, hi = declared.item_range
             bad = sorted({v for v in mapping.coding.values() if not lo <= v <= hi})
             if bad:
-                raise ValueError(f"instruments.{name}.coding: maps to {bad}, outside the item range {lo}-{hi}")
+                problems.append(f"instruments.{name}.coding: maps to {bad}, outside the item range {lo}-{hi}")
+        return problems
 
-    def _check_bands(self) -> None:
+    def _band_problems(self) -> list[str]:
         from pipelines.domain.dose_bands import DoseBandsError, coerce_bands
 
         try:
             coerce_bands(self.dose.bands)
         except DoseBandsError as exc:
-            raise ValueError(f"dose.bands: {exc}") from None
+            return [f"dose.bands: {exc}"]
+        return []
 
     # --- what the mapping reads -------------------------------------------------------------------------------
     def mapped_columns(self) -> dict[str, str]:
@@ -276,6 +285,19 @@ def _location(loc: tuple) -> str:
     return out or "(top level)"
 
 
+def validation_problems(exc: ValidationError) -> list[str]:
+    """One "key `K`: what is wrong" per problem; the cross-key checks' messages already start with their key."""
+    out = []
+    for e in exc.errors(include_input=False, include_url=False):
+        if e["loc"] == () and e["msg"].startswith("Value error, "):
+            for problem in e["msg"].removeprefix("Value error, ").split("\n"):
+                key, _, what = problem.partition(": ")
+                out.append(f"key `{key}`: {what}")
+        else:
+            out.append(f"key `{_location(e['loc'])}`: {e['msg']}")
+    return out
+
+
 def load_study(path: Path) -> StudyConfig:
     """Parse and validate one study YAML; errors name the file and the offending key."""
     try:
@@ -291,10 +313,7 @@ def load_study(path: Path) -> StudyConfig:
     try:
         config = StudyConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"key `{_location(e['loc'])}`: {e['msg']}" for e in exc.errors(include_input=False, include_url=False)
-        )
-        raise StudyConfigError(f"{path}: {problems}") from None
+        raise StudyConfigError(f"{path}: " + "; ".join(validation_problems(exc))) from None
     if config.reader.get("dictionary_path"):  # a data dictionary is project metadata, kept beside the YAML
         dictionary = Path(config.reader["dictionary_path"])
         resolved = dictionary if dictionary.is_absolute() else (path.parent / dictionary)

@@ -357,7 +357,7 @@ CASES = [
         check=all_rows_quarantined,
         quarantined={("recorded", "date_readable")},
     ),
-    Case("ambiguous day/month dates and no date_order", ambiguous_dates, error="ambiguous"),
+    Case("ambiguous day/month dates and no date_order", ambiguous_dates, error="column RecordedDate are ambiguous"),
     # --- single bad values: the row is quarantined with its check, the rest loads ----------------------------
     Case(
         "age out of range",

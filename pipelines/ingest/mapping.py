@@ -63,6 +63,24 @@ def exclusion_reasons(chunk: pd.DataFrame, study: StudyConfig) -> pd.Series:
     return reason
 
 
+def source_of(study: StudyConfig) -> dict[str, tuple[str, str]]:
+    """Each field of the mapped frame (see map_columns) -> (the YAML key that maps it, the export's column): how
+    a report names a field so the mapping author can find it."""
+    out = {"participant_key": ("participant_key.column", study.participant_key.column)}
+    if study.wave_column:
+        out["wave"] = ("wave_column", study.wave_column)
+    if study.response_date_column:
+        out["recorded"] = ("response_date_column", study.response_date_column)
+    for name, mapping in study.fields.items():
+        out[name] = (f"fields.{name}.column", mapping.column)
+        if mapping.other_text_column:
+            out[f"{name}_other_text"] = (f"fields.{name}.other_text_column", mapping.other_text_column)
+    for inst, mapping in study.instruments.items():
+        for i, column in enumerate(mapping.items, start=1):
+            out[f"{inst}_item{i}"] = (f"instruments.{inst}.items[{i - 1}]", column)
+    return out
+
+
 def map_columns(chunk: pd.DataFrame, study: StudyConfig, *, file_wave: str | None) -> pd.DataFrame:
     """The canonical mapped frame: only mapped columns, renamed, still as exported text."""
     out = pd.DataFrame(index=chunk.index)

@@ -272,7 +272,8 @@ def _bad_dates(
     not a bad row, and guessing would shift every such date by months.
     """
     day_first = None if study.date_order is None else study.date_order == "day_first"
-    remaining = mapped["recorded"][mapped["recorded"].str.strip() != ""]
+    # named as the export names it: the user knows the column, not our internal field
+    remaining = mapped["recorded"][mapped["recorded"].str.strip() != ""].rename(study.response_date_column)
     bad: list[tuple[int, str]] = []
     parsed = pd.Series(dtype="datetime64[ns]")
     while not remaining.empty:

@@ -93,7 +93,8 @@ def parse_response_dates(
                 raise fail(
                     ambiguous,
                     "are ambiguous: day and month could be either way round",
-                    "day_first set in the study mapping, or dates with a day above 12",
+                    "`date_order: day_first` or `date_order: month_first` in the study mapping, or dates with a day "
+                    "above 12",
                 )
             dmy = is_slash & (a > 12)
         else:

@@ -52,7 +52,7 @@ def test_ambiguous_dates_are_an_error_with_rows_not_values():
     assert error.rows == [11, 12]
     message = str(error)
     assert message.startswith("wave1.csv (line 5)") and "2 value(s) in column EndDate are ambiguous" in message
-    assert "day_first" in message
+    assert "`date_order: day_first` or `date_order: month_first` in the study mapping" in message
     for value in ("7/8/2016", "9/10/2016", "20/7/2016"):
         assert value not in message
 
