@@ -305,6 +305,7 @@ _NAME_PATTERNS = [  # substance names carrying digits: removed without leaving a
 _CONTEXT_PATTERNS = [
     # amounts of stack components (Stamets stack etc.) are not the psychedelic dose
     re.compile(rf"{_NUM_START}{_NUM}\s*{_UNIT}\s*(?:of\s+)?{_STACK_WORDS}"),
+    re.compile(rf"{_NUM_START}{_NUM}\s*(?:x\s*)?{_STACK_WORDS}(?:\s+(?:caps?|capsules?|pills?|tablets?))?"),
     re.compile(rf"{_STACK_WORDS}\s*(?:\(|:|-|at|of|with)?\s*(?:~|approx\.?|about)?\s*{_NUM}\s*{_UNIT}"),
     re.compile(_STACK_WORDS),
     # schedules, durations, times of day, years
@@ -330,10 +331,12 @@ _CONTEXT_PATTERNS = [
     re.compile(
         rf"\b(?:(?:{_NUM}\s*)?(?:milli)?gram|mg|g|jewell?ers?|digital|precision)\s+scales?\b"
         rf"|\bscales?\s+(?:\w+\s+){{0,3}}?(?:to|of)\s+(?:{_NUM}\s*{_UNIT}|a\s+(?:milli)?gram)"
+        rf"|\ban?\s+{_NUM}\s*(?:{_UNIT})?\s+scales?\b|\bb4\b"
     ),
 ]
 
-_FRESH = re.compile(r"\b(?:fresh|wet|truffles?|sclerotia)\b")
+_FRESH = re.compile(r"\b(?:fresh|wet|truffles?|sclerotia|philosopher'?s\s+stones?)\b")
+_NOT_DRIED = re.compile(r"\b(?:extract|tincture|concentrate|resin)\b")  # the weight is not of dried mushroom
 _COMPOUND = re.compile(r"\bpsilocybin\b")
 _MUSHROOM_WORDS = re.compile(r"\b(?:mushrooms?|shrooms?|cubensis|cubes|caps|dried|dry|fungi|psilocybe|truffles?)\b")
 _INEQUALITY = re.compile(
@@ -341,6 +344,7 @@ _INEQUALITY = re.compile(
     rf"|\bover|\bmax(?:imum)?|\bmin(?:imum)?|\bno\s+more\s+than)\s*(?:of\s+)?(?:{_NUM}|{_WORD_FRACTION}|\b{_NW}(?![a-z]))"
     rf"|{_NUM}\s*{_UNIT}?\s*(?:\+\s*$|\bor\s+(?:less|more|fewer|under|over|lower|higher|below|above)\b"
     rf"|\band\s+(?:up|down|under|over|above|below)\b|\bmax(?:imum)?\b|\btops\b)"
+    r"|\bor\s+(?:slightly\s+|a\s+bit\s+|a\s+little\s+|even\s+)?(?:less|more|under|over|lower|higher|below|above|fewer)\b"
 )
 _VAGUE_NOUN = (
     r"(?:caps?|stems?|pieces?|pinch(?:es)?|bits?|chunks?|crumbs?|nibbles?|buttons?|flakes?"
@@ -439,10 +443,14 @@ def _read_words(s: str) -> Fraction:
         return Fraction(1)
     count = Fraction(1)
     value: Fraction | None = None
+    counted = False
     for t in tokens:
         if t in _FRACTION_WORDS:
             value = count / _FRACTION_WORDS[t]
         elif t in _NUMBER_WORDS:
+            if counted and t not in ("a", "an"):  # "one fifty mg": 150? 1 x 50? not for us to guess
+                raise _Stop("ambiguous", "multiple_amounts")
+            counted = t not in ("a", "an")
             count = Fraction(_NUMBER_WORDS[t])
         elif re.fullmatch(r"\d+", t):
             count = Fraction(int(t))
@@ -549,7 +557,7 @@ _VOLUME_PAREN = re.compile(
     rf"|{_NUM_START}(?P<a2>{_NUM})\s*(?P<u2>{_UNIT})\s*[(\[]\s*(?:=|~|approx\.?|about|ca\.?|in)?\s*{_NUM}\s*{_VOL}"
     rf"\s*[)\]]"
 )
-_COUNT_NOUN = r"(?:capsules?|caps|pills?|tablets?|gummies|gummy)"
+_COUNT_NOUN = r"(?:capsules?|caps?|pills?|tablets?|gummies|gummy)"
 _N_COUNT = r"(?P<n>\d+|two|three|four|five|six)"
 _MULT_COUNT = [
     re.compile(rf"(?<![\d.,]){_N_COUNT}\s*x\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})\s*{_COUNT_NOUN}(?![a-z])"),
@@ -577,7 +585,7 @@ _TAB_FRACTION = re.compile(
     rf"(?:§\s*)?(?:(?:lsd|acid|blotter|paper)\s+)?{_TAB}"
 )
 _TAB_SPLIT = re.compile(
-    rf"(?:(?P<n>\d+|{_NW})\s+)?{_TAB}\s*(?:\w+\s+)?(?:cut|split|divided|chopped|broken)\s+(?:up\s+)?(?:in|into)\s+"
+    rf"(?:(?P<n>\d+|{_NW})\s+)?{_TAB}\s*(?:§\s*)?[,;]?\s*(?:\w+\s+)?(?:cut|split|divided|chopped|broken)\s+(?:up\s+)?(?:in|into)\s+"
     rf"(?:(?P<parts>\d+|{_NW})(?:\s*(?:pieces|parts|bits|portions|doses|squares|segments))?|(?P<pw>{_FW}))"
 )
 
@@ -615,7 +623,7 @@ _TIMES_AMOUNT = re.compile(
     rf"(?<![\d.,/])(?P<n>[2-9])\s*(?:x|times)\s*(?P<a>{_NUM})\s*(?P<u>{_UNIT})"
     rf"|{_NUM_START}(?P<a2>{_NUM})\s*(?P<u2>{_UNIT})\s*x\s*(?P<n2>[2-9])(?![\d.,])"
 )
-_SUM_SEP = r"\s*(?:\+|\bplus\b|&\s*another\b|\band\s+(?:then\s+)?another\b|\bthen\s+another\b|\bfollowed\s+by(?:\s+another)?\b)\s*"
+_SUM_SEP = r"\s*(?:(?:\+|\bplus\b)(?:\s+another\b)?|&\s*another\b|\band\s+(?:then\s+)?another\b|\bthen\s+another\b|\bfollowed\s+by(?:\s+another)?\b)\s*"
 _TERM = rf"{_NUM_START}{_NUM}\s*{_UNIT}"
 # "0.05g + 0.05g", "5ug plus another 5ug"
 _SUM = re.compile(rf"{_TERM}(?:(?:\s+[a-z]+){{0,3}}?{_SUM_SEP}{_TERM})+")
@@ -678,8 +686,22 @@ def _built_readings(work: str) -> tuple[list[_Reading], str]:
     return readings, work
 
 
+_COUNTED_ASIDE = re.compile(
+    rf"(?<![\d.,/])(?:1|one|a|single)\s*(?:{_DOSE_NOUN}|{_TAB})(?![a-z])|[(\[]\s*\d+\s*{_DOSE_NOUN}\s*[)\]]"
+)
+_WORD_COUNT_LEFT = re.compile(
+    rf"{_WORD_FRACTION}|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty)\b\s*(?:or|-|to|and|,)?\s*(?:§|[a-z]+\s+§)"
+    r"|\b(?:sometimes|occasionally|or|other\s+times)\s+(?:two|three|four|five|six|seven|eight|nine|ten)\b"
+)
+
+
 def _mass_readings(work: str, *, strict: bool = False) -> list[_Reading]:
     """Every amount with a mass unit; with `strict`, an amount left unread (an unforeseen notation) is ambiguity."""
+    return _mass_readings_and_rest(work, strict=strict)[0]
+
+
+def _mass_readings_and_rest(work: str, *, strict: bool = False) -> tuple[list[_Reading], str]:
+    """The mass readings and the text with each of them replaced by a marker."""
     readings: list[_Reading] = []
     spans: list[tuple[int, int]] = []
 
@@ -715,7 +737,30 @@ def _mass_readings(work: str, *, strict: bool = False) -> list[_Reading]:
             rest = rest[:s] + " § " + rest[e:]
         if _LEFTOVER_AMOUNT.search(rest) or _HEDGED_NUMBER.search(rest) or _ALTERNATIVE.search(rest):
             raise _Stop("ambiguous", "multiple_amounts")
-    return readings
+        return readings, rest
+    return readings, work
+
+
+def _every_number_accounted_for(
+    rest: str, reading: _Reading, canon: str, strengths: list[Fraction], tab_ug: Fraction
+) -> None:
+    """Exact only when every number in the answer has its part: "1g split into 10 doses", "0.1, 0.15, 0.2 g",
+    "1P-LSD 100ug, 1/10" each leave a number whose part in the dose is unknown. What may stay: one capsule or tab,
+    a count of capsules in brackets ("0.2g (2 caps)": how it was taken, not how much), and a restatement that
+    agrees with the amount ("10ug (1/10 tab)", "0.25 (quarter gram)"); one that disagrees is ambiguity."""
+    value = _to_canonical(reading.high, reading.unit, canon)
+    strength = strengths[0] if len(set(strengths)) == 1 else tab_ug
+    for m in _TAB_FRACTION.finditer(rest):
+        fraction = _read_tab_amount(m.group("f"))
+        if canon != "ug" or m.group("f2") or fraction * strength != value:
+            raise _Stop("ambiguous", "multiple_amounts")
+    rest = _TAB_FRACTION.sub(" ", rest)
+    rest = _COUNTED_ASIDE.sub(" ", rest)
+    for m in re.finditer(rf"{_NUM_START}{_NUM}", rest):
+        if "/" in m.group(0) or _read_number(m.group(0))[0] != value:
+            raise _Stop("ambiguous", "multiple_amounts")
+    if _WORD_COUNT_LEFT.search(rest):
+        raise _Stop("ambiguous", "multiple_amounts")
 
 
 def _combine(readings: list[_Reading], canon: str) -> _Reading:
@@ -815,7 +860,9 @@ def _tab(work: str, strengths: list[Fraction], tab_ug: Fraction) -> DoseResult:
     if re.search(rf"(?:{_TAB_AMOUNT})\s*\bor\b\s*(?:{_TAB_AMOUNT})", work):  # "1/10 or 1/8 tab": two doses
         raise _Stop("ambiguous", "multiple_amounts")
     ranges: set[tuple[Fraction, Fraction]] = set()
+    spans: list[tuple[int, int]] = []
     for m in (*_TAB_SPLIT.finditer(work), *_TAB_SPLIT_VERB.finditer(work)):
+        spans.append(m.span())
         n = _read_tab_amount(m.group("n")) if m.group("n") else Fraction(1)
         if m.group("pw"):
             parts = Fraction(_FRACTION_WORDS[m.group("pw")])
@@ -826,12 +873,18 @@ def _tab(work: str, strengths: list[Fraction], tab_ug: Fraction) -> DoseResult:
         ranges.add((n / parts, n / parts))
     if not ranges:
         for m in _TAB_FRACTION.finditer(work):
+            spans.append(m.span())
             f = _read_tab_amount(m.group("f"))
             f2 = _read_tab_amount(m.group("f2")) if m.group("f2") else f
             ranges.add((f, f2))
     if not ranges:
         raise _Stop("ambiguous" if explicit is not None else "unparseable", "tab_without_fraction")
     if len(ranges) > 1:
+        raise _Stop("ambiguous", "multiple_amounts")
+    rest = work
+    for start, end in sorted(spans, reverse=True):
+        rest = rest[:start] + " " + rest[end:]
+    if re.search(r"\d", rest):  # "a 100ug tab for 10 doses": a number whose part in the dose is unknown
         raise _Stop("ambiguous", "multiple_amounts")
     ((lo, hi),) = ranges
     low, high = lo * strength, hi * strength
@@ -928,7 +981,7 @@ _POINT_DIGITS = {
 }
 _POINT_WORD = "(?:" + "|".join(_POINT_DIGITS) + ")"
 _SPOKEN_DECIMAL = re.compile(
-    rf"\b(?:(?:zero|nought|oh)\s+)?point\s+(?:(?P<d>{_POINT_WORD}(?:\s+{_POINT_WORD})?)\b|(?P<n>\d+)(?![\d.,]))"
+    rf"\b(?:(?P<w>{_POINT_WORD})\s+)?point\s+(?:(?P<d>{_POINT_WORD}(?:\s+{_POINT_WORD})?)\b|(?P<n>\d+)(?![\d.,]))"
 )
 _ORDINAL_FRACTION = re.compile(r"\b(?:a|one|1)\s+(\d+)(?:st|nd|rd|th)\b")  # "a 10th" is 1/10
 _UNITS_WORDS = {w: v for w, v in _NUMBER_WORDS.items() if w not in ("a", "an")}
@@ -938,6 +991,13 @@ _HUNDREDS = re.compile(
     + r"))?\b"
 )
 _AND_A_HALF = re.compile(rf"\b(?P<n>\d+|{'|'.join(sorted(_UNITS_WORDS, key=len, reverse=True))})\s+and\s+a\s+half\b")
+
+
+_WORD_VALUE = {**{w: str(v) for w, v in _UNITS_WORDS.items()}, "half": "0.5"}
+_RANGE_WORD = "(?:" + "|".join(sorted(_WORD_VALUE, key=len, reverse=True)) + ")"
+_WORD_RANGE = re.compile(
+    rf"\b(?P<a>{_RANGE_WORD})\s+(?P<sep>to|or|-)\s+(?:a\s+)?(?P<b>{_RANGE_WORD})\b"
+)  # "one to two grams"
 
 
 def _number_words(work: str) -> str:
@@ -951,22 +1011,40 @@ def _number_words(work: str) -> str:
         n = m.group("n")
         return f"{int(n) if n.isdigit() else _UNITS_WORDS[n]}.5"
 
-    return _AND_A_HALF.sub(and_a_half, _HUNDREDS.sub(hundreds, work))
+    def word_range(m: re.Match) -> str:
+        a, b = (_WORD_VALUE[m.group(g)] for g in ("a", "b"))
+        return f"{a} {m.group('sep')} {b}"
+
+    return _WORD_RANGE.sub(word_range, _AND_A_HALF.sub(and_a_half, _HUNDREDS.sub(hundreds, work)))
 
 
 def _written_out(work: str) -> str:
     """Decimals and fractions as people write them, in one notation: ". 2 g" and "point two grams" are ".2 g",
     ".2 of a gram" and "1/4 of a gram" are ".2 g" and "1/4 g"; "a full/single/whole tab" is "a tab"."""
     work = _SPOKEN_DECIMAL.sub(
-        lambda m: "." + (m.group("n") or "".join(_POINT_DIGITS[w] for w in m.group("d").split())), work
+        lambda m: (
+            (_POINT_DIGITS[m.group("w")] if m.group("w") else "")
+            + "."
+            + (m.group("n") or "".join(_POINT_DIGITS[w] for w in m.group("d").split()))
+        ),
+        work,
     )
     work = _number_words(_ORDINAL_FRACTION.sub(r"1/\1", work))
+    work = re.sub(r"(\d)\s*(?:percent|per\s+cent|pct)\b", r"\1%", work)
+    work = re.sub(rf"\s*(?:±|\+/-|\+-)\s*{_NUM}\s*(?:{_UNIT})?", " ", work)  # "0.1 ± 0.02 g": the tolerance goes
     work = re.sub(rf"(^|[\s(~])\.\s+(?=\d+\s*(?:{_UNIT}|$))", r"\1.", work)
     work = re.sub(rf"(?<![\d.])(\d+)\s*\.\s+(?=\d+\s*{_UNIT})", r"\1.", work)
     work = re.sub(rf"{_NUM_START}({_NUM})\s+of\s+(?:a|an|one)\s+({_UNIT})", r"\1 \2", work)
     return re.sub(
         rf"\b(?:full|single|whole|entire|standard|regular|normal)\s+(?={_TAB}|(?:lsd|acid)\s+{_TAB})", "", work
     )
+
+
+_WEEKLY = re.compile(r"\b(?:a|per|each|every|/)\s*(?:week|wk)\b|\bweekly\b")
+_TIMES_WORDS = {"twice": 2, "two times": 2, "thrice": 3, "three times": 3}
+_TIMES_A_DAY = re.compile(
+    r"\b(?P<n>twice|two\s+times|thrice|three\s+times|[23]\s*x|[23]\s+times)\s*(?:a|per|/|each)\s*day\b"
+)
 
 
 def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
@@ -1034,11 +1112,26 @@ def _parse(substance: str, text: str, tab_ug: Fraction) -> DoseResult:
             counted.append(_Reading(n * a, n * a, _UNIT_OF[m.group("u")], reason="count_times_amount"))
         mass_work = pat.sub(" § ", mass_work)
     built, mass_work = _built_readings(mass_work)
-    readings = counted + built + _mass_readings(mass_work, strict=True)
+    mass, rest = _mass_readings_and_rest(mass_work, strict=True)
+    readings = counted + built + mass
     if readings:
+        if _WEEKLY.search(text) and (
+            any(r.reason == "count_times_amount" for r in readings) or re.search(r"\b\d+\s*doses?\b", text)
+        ):
+            raise _Stop("ambiguous", "multiple_amounts")  # "3 x 0.1g a week": three doses a week, or 0.3 g?
+        if len(readings) > 1 and not re.search(r"[(\[=]|\bi\.?e\.?\b", text):
+            raise _Stop("ambiguous", "multiple_amounts")  # "0.1g and 0.1g": twice, or one amount said twice?
         reading = _combine(readings, canon)
+        _every_number_accounted_for(rest, reading, canon, strengths, tab_ug)
+        times = _TIMES_A_DAY.search(text)
+        if times and reading.reason is None:  # "0.05g twice a day": the day's total
+            n = Fraction(_TIMES_WORDS.get(times.group("n")) or int(re.sub(r"\D", "", times.group("n"))))
+            reading = _Reading(reading.low * n, reading.high * n, reading.unit, reason="count_times_amount")
+            _check_plausible(reading, canon)
         if canon == "g" and _FRESH.search(work):
             raise _Stop("ambiguous", "fresh_weight")
+        if canon == "g" and _NOT_DRIED.search(text):
+            raise _Stop("ambiguous", "compound_mass")
         if (
             canon == "g"
             and reading.unit in ("mg", "ug")

@@ -210,12 +210,22 @@ _EVERY_NTH = re.compile(
 )
 _WEEKDAY_SPAN = re.compile(
     r"\b(?:m\s*-\s*f|mon(?:day)?s?\s*(?:-|to|through|thru|till|until)\s*fri(?:day)?s?|week\s*days?|workdays?"
-    r"|work\s+days?|working\s+days?)\b"
+    r"|work\s+days?|working\s+days?|during\s+the\s+week)\b"
 )
 _PER_WEEK = re.compile(
     r"(?<![\d-])\b(\d+|once|twice|one|two|three|four|five|six|seven)\s*(?:x|times?)?\s*"
     r"(?:(?:days?|doses?|mornings?|evenings?|nights?|sessions?)\s*)?(?:a|per|/|each|every|in\s+a)\s*(?:week|wk)s?\b"
     r"|\b(once|twice|\d+\s*(?:x|times)|two\s+times|three\s+times|four\s+times)[\s-]+weekly\b"
+    r"|(?<![\d-])\b(\d+)\s*x\s*(?:a\s+)?(?:week|wk)s?\b"
+)
+# "once a day", "1 cap a day" (the dose already taken out): every day
+_PER_DAY = re.compile(r"\b(?:dose|once)\s+(?:a|per|each)\s+day\b(?!\s*(?:off|on|or|break|rest|between))")
+# a weekly count that is a bound or one of several: names no protocol
+_COUNT_HEDGE = re.compile(
+    r"\b(?:up\s+to|at\s+most|at\s+least|max(?:imum)?|no\s+more\s+than|less\s+than|more\s+than)\s+"
+    r"(?:\d+|once|twice|one|two|three|four|five|six)\b"
+    r"|\bor\s+(?:\d+|once|twice|one|two|three|four|five|six|seven)\s*(?:x|times)\b"
+    r"|\b(?:once|twice|\d+)\s+or\s+(?:once|twice|\d+|three\s+times|two\s+times)\s*(?:a\s+week|weekly|per\s+week)\b"
 )
 _COUNT_RANGE_PER_WEEK = re.compile(
     r"\b(?:\d+|one|two|three|four|five|six|once)\s*(?:-|to|or)\s*(?:\d+|two|three|four|five|six|seven|twice)\s*"
@@ -263,9 +273,23 @@ _OFF_WORDS = r"(?:off(?:\s+day)?|skip|rest(?:\s+day)?|no|transition\s+day|normal
 _TOKEN_SPLIT = re.compile(r"\s*(?:,|;|/|->|>|\bthen\b|\band\b)\s*")
 # "dose, then two days off", "take it one day, skip the next two", "one day yes, two days no"
 _DOSE_THEN_OFF = re.compile(
-    r"\b(?:dose|take\s+it|take|on|microdose)\s*(?:(?:one|a|1)\s+day)?\s*,?\s*(?:then\s+)?(?:take\s+|have\s+|skip\s+)?"
-    r"(?:the\s+next\s+)?(?P<n>\d|one|two|three|four|five|six)\s*(?:days?)?\s*(?:off|no|of\s+rest|rest)?\b"
+    r"\b(?:dose|take\s+it|take|on|microdose)\s*(?:(?:one|a|1)\s+day)?\s*,?\s*(?:then\s+)?(?:take\s+|have\s+)?"
+    r"(?:the\s+next\s+)?(?P<n>\d|one|two|three|four|five|six)\s*(?:days?)?\s*(?:off|no|of\s+rest)\b"
+    r"|\b(?:dose|take\s+it|take|on|microdose)\s*(?:(?:one|a|1)\s+day)?\s*,?\s*(?:then\s+)?skip\s+(?:the\s+next\s+)?"
+    r"(?P<n3>\d|one|two|three|four|five|six)\b(?!\s*(?:weeks?|months?))"
     r"|\b(?:one|a|1)\s+day\s+(?:yes|on)\s*,?\s*(?P<n2>\d|one|two|three|four|five|six)\s+days?\s+(?:no|off)\b"
+)
+# "take 1, skip 2", "dose 1 day, rest 2 days", "daily for 4 days then 3 off"
+_TAKE_SKIP = re.compile(
+    r"\b(?:take|dose|on|daily\s+for|every\s*day\s+for)\s+(?P<a>\d|one|two|three|four|five|six|seven)(?:\s+days?)?\s*,?\s*"
+    r"(?:then\s+)?(?:skip|rest|off)?\s*(?P<b>\d|one|two|three|four|five|six|seven)(?:\s+days?)?\s*(?:off|rest)?\b"
+    r"(?!\s*(?:weeks?|months?))"
+)
+# cycles counted in weeks or months: "4 weeks on, 2 weeks off"; months have no fixed number of days
+_LONG_CYCLE = re.compile(
+    r"\b(?P<a>\d+|a|one|two|three|four|five|six)\s+(?P<ua>weeks?|months?)\s+(?:on|daily)\s*,?\s*(?:then\s+)?(?:and\s+)?"
+    r"(?P<b>\d+|a|one|two|three|four|five|six)\s+(?P<ub>weeks?|months?)\s+(?:off|break)\b"
+    r"|\b(?:daily|every\s*day)\s+for\s+(?:a|one|\d+|two|three)\s+months?\b|\bmonths?\s+(?:on|off)\b"
 )
 _SKIP_BETWEEN = re.compile(r"\bskip\s+(?P<n>a|one|two|\d)\s+days?\s+(?:in\s+)?between\b")
 _N_ON_WEEKENDS_OFF = re.compile(rf"\b{_N}\s+days?\s+on\s*,?\s*(?:and\s+)?weekends?\s+off\b")
@@ -276,6 +300,9 @@ _DAY_SPAN = re.compile(
     r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s*(?:-|to|through|thru|till|until)\s*(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b"
 )
 _WEEK_ORDER = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+_NO_FIXED_DAYS = (0, 0)  # a cycle in months: `other`, with no days to keep
 
 
 def _cycle_of(tokens: list[bool]) -> tuple[int, int] | None:
@@ -293,6 +320,8 @@ def _cycle_of(tokens: list[bool]) -> tuple[int, int] | None:
 
 
 def _sequence(text: str) -> tuple[int, int] | None:
+    if re.fullmatch(r"\W*on\s+and\s+off\W*", text):  # the idiom: now and then
+        return None
     parts = [
         t for t in _TOKEN_SPLIT.split(re.sub(r"\b(?:repeat|and\s+repeat|etc|rinse\s+and\s+repeat)\b", "", text)) if t
     ]
@@ -344,6 +373,15 @@ def _cycle_from_text(text: str) -> tuple[int, int] | None:
     m = _WEEKS_CYCLE.search(text)
     if m:
         return 7 * _num(m.group(1)), 7 * (1 if m.group("off") == "a" else _num(m.group("off")))
+    m = _LONG_CYCLE.search(text)
+    if m:
+        if m.group("ua") and m.group("ua").startswith("week") and m.group("ub").startswith("week"):
+            a, b = (1 if x in ("a", "one") else _num(x) for x in (m.group("a"), m.group("b")))
+            return 7 * a, 7 * b
+        return _NO_FIXED_DAYS
+    m = _TAKE_SKIP.search(text)
+    if m:
+        return _num(m.group("a")), _num(m.group("b"))
     m = _N_ON_WEEKENDS_OFF.search(text)
     if m and _num(m.group(1)) == 5:
         return 5, 2
@@ -360,8 +398,8 @@ def _cycle_from_text(text: str) -> tuple[int, int] | None:
     if m:
         return 1, 1 if m.group("n") in ("a", "one", "1") else _num(m.group("n"))
     m = _DOSE_THEN_OFF.search(text)
-    if m and (m.group("n") or m.group("n2")):
-        return 1, _num(m.group("n") or m.group("n2"))
+    if m and (m.group("n") or m.group("n2") or m.group("n3")):
+        return 1, _num(m.group("n") or m.group("n2") or m.group("n3"))
     m = _DAY_SPAN.search(text)
     if m:
         first, last = _WEEK_ORDER.index(m.group(1)), _WEEK_ORDER.index(m.group(2))
@@ -378,17 +416,21 @@ def _schedule_from_text(text: str) -> tuple[tuple[int, int] | None, int | None]:
     pair = _cycle_from_text(text)
     per_week: int | None = None
     m = _PER_WEEK.search(text)
-    if _COUNT_RANGE_PER_WEEK.search(text):
+    if _COUNT_RANGE_PER_WEEK.search(text) or _COUNT_HEDGE.search(text):
         per_week = 0
     elif m:
-        per_week = _num(re.match(r"\d+|[a-z]+", m.group(1) or m.group(2)).group(0))
+        per_week = _num(re.match(r"\d+|[a-z]+", next(g for g in m.groups() if g)).group(0))
+    elif _PER_DAY.search(text):
+        per_week = 7
     elif _WEEKLY_WORD.search(text):
         per_week = 1
     elif _WEEKENDS_ONLY.search(text):
         per_week = 2
     elif pair is None and not _WEEKDAY_SPAN.search(text):
         days = {_DAY_NAMES[d] for d in _DAY_RE.findall(text)}
-        if len(days) >= 2 and not re.search(r"\b(?:-|to|through|thru|till|until)\b", text):
+        if re.search(rf"{_DAY_RE.pattern}\s+or\s+{_DAY_RE.pattern}", text):
+            per_week = 0  # "Monday or Thursday": one day or the other
+        elif len(days) >= 2 and not re.search(r"\b(?:-|to|through|thru|till|until)\b", text):
             per_week = len(days)
         elif len(days) == 1 and _ONE_WEEKDAY.search(text):
             per_week = 1
@@ -443,10 +485,17 @@ _NEGATION = re.compile(
     r"\b(?:not|no\s+longer|never|don'?t\s+(?:do|follow|use)|do\s+not\s+(?:do|follow|use)|isn'?t|wasn'?t|definitely\s+not)"
     r"\s+(?:on\s+)?(?:a\s+|the\s+)?(?P<what>[a-z0-9']+(?:[ -][a-z0-9']+){0,3})"
 )
+_EVERY_DAY_WORDS = r"(?:daily|every\s*day|everyday|each\s+day)"
+_EVERY_DAY = (
+    r"(?:daily|every\s*day|each\s+day|every\s+single\s+day|everyday|every\s+(?:morning|night|evening)"
+    r"|each\s+(?:morning|night)|every\s+other\s+day)"
+)
 _EXCEPT = re.compile(
-    r"\b(?:daily|every\s*day|each\s+day|every\s+single\s+day|everyday|every\s+other\s+day)\s*,?\s*"
-    r"(?:except(?:\s+(?:for|on))?|apart\s+from|other\s+than|but\s+not(?:\s+on)?|but\s+never\s+on|besides"
-    r"|excluding|minus|but\s+i\s+take|but\s+off|but\s+skip)\s+(?P<rest>.+)"
+    rf"\b{_EVERY_DAY}\s*,?\s*(?:\(\s*)?"
+    r"(?:except(?:ing)?(?:\s+(?:for|on))?|apart\s+from|other\s+than|but\s+not(?:\s+on)?|but\s+never\s+on|besides"
+    r"|excluding|excl\.?|minus|bar|but\s+i\s+take|but\s+off|but\s+skip|but(?=\s+(?:on\s+)?(?:mon|tue|wed|thu|fri|sat"
+    r"|sun|weekend))|with|,)\s+(?P<rest>.+)"
+    rf"|\b{_EVERY_DAY}\s*,?\s*(?P<rest2>weekends?|(?:mon|tue|wed|thu|fri|sat|sun)\w*(?:\s+(?:and|&)\s+\w+)?)\s+off\b"
 )
 _INTUITIVE = re.compile(
     r"\b(?:when(?:ever)?\s+(?:i|i'm|im|i\s+am|i've|it)|only\s+when|on\s+days\s+(?:i|when)|depends\s+on|it\s+depends"
@@ -455,20 +504,48 @@ _INTUITIVE = re.compile(
 )
 
 
+# a dose written into the schedule answer ("I take 0.1 g on Mondays"): its numbers are no schedule
+_DOSE_AMOUNT = re.compile(
+    r"(?<![\w.])(?:\d+(?:[.,]\d+)?|[.,]\d+|\d+\s*/\s*\d+(?:th)?)\s*(?:g|gr|grams?|mg|ug|mcg|µg|micrograms?|caps?|capsules?"
+    r"|tabs?|pills?|drops?|ml|tabs?|squares?)(?![a-z])(?:\s+(?:of\s+)?(?:a\s+)?tab)?"
+)
+_NOT_QUITE = re.compile(
+    r"\b(?:almost|nearly|semi|close\s+to|less\s+than|not\s+quite|non|no|hardly|don'?t\s+\w+|do\s+not\s+\w+|never)"
+    r"[\s-]*(?:daily|every\s*day|everyday)\b"
+)
+_NOT_EVERY_DAY = re.compile(
+    rf"\b{_EVERY_DAY_WORDS}\s+(?:or\s+(?:two|2|so|three)|(?:that\s+|when\s+)?i(?:'m|\s+am)?\s+(?!take|dose|do\b)\w+|off\b)"
+)
 _NO_SCHEDULE = re.compile(
     r"\bnot\s+(?:on|following|with|to)\s+(?:any|a)\s+(?:set\s+|fixed\s+|real\s+|particular\s+)?"
     r"(?:schedule|protocol|routine|plan)\b"
 )
 
 
+_FROM_TO = re.compile(
+    r"\b(?:went|gone|going|moved|switched|changed|dropped|reduced|cut|increased|upped|came|stepped)\s+(?:down\s+|up\s+|back\s+)?"
+    r"from\s+.+?\s+to\s+(?P<now>.+)"
+)
+_STRONG_PAST = re.compile(
+    r"\b(?:used\s+to|stopped|quit|tried|planning|plan\s+to|going\s+to|want\s+to|will\s+try|thinking\s+(?:of|about)"
+    r"|considering|hope\s+to)\b"
+)
+
+
 def _current(text: str) -> str:
-    """The part of the answer that tells the schedule followed now: the clauses saying "now", "currently",
-    "switched to"..., or else every clause that does not tell the past or a plan."""
+    """The part of the answer that tells the schedule followed now: after "went from ... to", the clauses saying
+    "now", "currently", "switched to"..., or else every clause that does not tell the past or a plan ("" when
+    every clause does: "I stopped doing daily" states no current schedule)."""
+    m = _FROM_TO.search(text)
+    if m:
+        return m.group("now")
     clauses = [c for c in _CLAUSE.split(text) if c.strip()]
     now = [c for c in clauses if _NOW.search(c) and _NOW.sub("", c).strip(" ,.;:-")]
     if now:
         return " , ".join(now)
-    kept = [c for c in clauses if not _PAST_OR_PLAN.search(c)]
+    kept = [c for c in clauses if not (_PAST_OR_PLAN.search(c) or _STRONG_PAST.search(c))]
+    if not kept and any(_STRONG_PAST.search(c) for c in clauses):
+        return ""
     return " , ".join(kept) if kept and len(kept) < len(clauses) else text
 
 
@@ -513,9 +590,18 @@ def _match_text(text: str, table: ProtocolTable) -> tuple[str, int | None, int |
     if _NO_ANSWER.match(text):
         return UNKNOWN, None, None, None, set(), "missing"
     implied: set[str] = set()
-    text = _current(_ordinal_spelling(text))
+    text = _current(_ordinal_spelling(_DOSE_AMOUNT.sub(" dose ", text)))
+    if not text.strip(" ,.;"):
+        return "other", None, None, None, implied, "unmatched_text"
     if _NO_SCHEDULE.search(text):
         return "intuitive", None, None, None, implied, "phrase"
+    if _NOT_QUITE.search(text):  # "almost every day", "non-daily", "I don't dose daily": not daily, nor anything else
+        return "other", None, None, None, implied, "negated"
+    if _NOT_EVERY_DAY.search(text):  # "every day or two", "every day I work", "every day off"
+        if _INTUITIVE.search(text):
+            return "intuitive", None, None, None, implied, "phrase"
+        return "other", None, None, None, implied, "unmatched_text"
+    text = re.sub(r"\bdaily\s+(?:dose|amount|intake)\b", " ", text)
     negated: set[str] = set()
     for m in _NEGATION.finditer(text):
         what = m.group("what")
@@ -526,17 +612,25 @@ def _match_text(text: str, table: ProtocolTable) -> tuple[str, int | None, int |
         if per_week:
             negated.add(table.weekly.get(per_week, "other"))
     exception = _EXCEPT.search(text)
-    excluded = _excluded_days(exception.group("rest")) if exception else None
+    rest = (exception.group("rest") or exception.group("rest2")) if exception else ""
+    excluded = _excluded_days(rest) if exception else None
+    m = re.match(r"(\d|one|two|three)\s+days?\s+off\b", rest) if exception else None
+    if m:  # "daily with 1 day off a week"
+        excluded = _num(m.group(1))
     if exception and excluded is not None:  # "except when I travel" names no day: no change to the schedule
         base_daily = not re.match(r"every\s+other", exception.group(0))
         if not base_daily:
             return "other", None, None, None, implied, "exception"
-        if excluded == 2 and re.search(r"\bweekends?\b|\bsat\w*\s+(?:and|&)\s+sun", exception.group("rest")):
+        if excluded == 2 and re.search(r"\bweekends?\b|\bsat\w*\s+(?:and|&)\s+sun", rest):
             return table.schedules.get((5, 2), "other"), 5, 2, None, implied, "exception"
         per_week = 7 - excluded
         return table.weekly.get(per_week, "other"), None, None, per_week, implied, "exception"
 
+    if re.search(r"\bor\s+every\b", text):  # "every other or every third day": two schedules, either
+        return "other", None, None, None, implied, "conflict"
     pair, per_week = _schedule_from_text(text)
+    if pair == _NO_FIXED_DAYS:
+        return "other", None, None, None, implied, "schedule_pattern"
     found: dict[str, str] = {}
     if pair is not None:
         found.setdefault(table.schedules.get(pair, "other"), "schedule_pattern")
@@ -546,8 +640,8 @@ def _match_text(text: str, table: ProtocolTable) -> tuple[str, int | None, int |
         found.setdefault("other", "weekly_pattern")
     if not found:
         found = _labels(text, table) or _fuzzy(text, table)
-        if not found and _INTUITIVE.search(text):
-            found = {"intuitive": "phrase"}
+        if _INTUITIVE.search(text) and (not found or set(found) == {"daily"}):
+            found = {"intuitive": "phrase"}  # "every day I feel like it": the feeling decides, not the calendar
     else:  # a label beside the schedule must agree with it ("daily (weekdays only)" is every weekday)
         weekdays = pair == (5, 2) and _WEEKDAY_SPAN.search(text)
         for name, how in _labels(text, table).items():
