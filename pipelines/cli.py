@@ -256,7 +256,14 @@ def inspect(file: Path, dictionary: Path | None, fmt: str | None, study: str | N
     try:
         profile = inspect_export(file, dictionary_path=dictionary, format=fmt)
     except ExportReadError as exc:
-        raise click.ClickException(str(exc)) from None
+        hint = ""
+        if fmt is None and "matches no known export format" in str(exc):
+            # ODK Briefcase, LimeSurvey's "R data file" CSV, SurveyMonkey, Google Forms, an app's CSV: no signature
+            hint = (
+                f"\nA plain CSV or XLSX with one header row (ODK, LimeSurvey R export, SurveyMonkey, Google Forms, an "
+                f"app's export) has no signature to detect: try `survey-pipeline inspect {file.name} --format generic`."
+            )
+        raise click.ClickException(str(exc) + hint) from None
     click.echo(render_profile(profile))
     name = study or re.sub(r"[^a-z0-9_]+", "_", file.stem.lower()).strip("_") or "my_study"
     if not name[0].isalpha():

@@ -8,6 +8,7 @@ from an export.
 from __future__ import annotations
 
 import fnmatch
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -157,6 +158,7 @@ class StudyConfig(_Strict):
     response_date_column: str | None = None
     study_start: date | None = None  # responses dated earlier are quarantined (date_not_before_study_start)
     date_order: Literal["day_first", "month_first"] | None = None  # for dates like 7/8/2016; else ambiguous = error
+    date_format: str | None = None  # one strftime layout for the date column, e.g. "%d.%m.%Y %H:%M"
     unfinished_responses: Literal["exclude", "keep"] = "exclude"
     filters: list[RowFilter] = []
     fields: dict[CanonicalField, FieldMapping]
@@ -166,6 +168,15 @@ class StudyConfig(_Strict):
     quality: QualitySettings = QualitySettings()
     withdrawal_list: WithdrawalList | None = None
     ignored_columns: list[str] = []
+
+    @field_validator("date_format")
+    @classmethod
+    def _a_layout(cls, value: str | None) -> str | None:
+        if value is not None and not re.search(r"%[dmYyHIMSbBp]", value):
+            raise ValueError(
+                "a strftime layout of the export's dates, such as '%d.%m.%Y %H:%M' or '%b %d, %Y %I:%M:%S %p'"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> StudyConfig:

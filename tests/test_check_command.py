@@ -101,3 +101,35 @@ def test_quarantine_and_unmapped_columns_are_named_by_key_and_column_never_by_va
 def test_an_unknown_study_is_one_line(env):
     result = CliRunner().invoke(main, ["check", "nope"])
     assert result.exit_code != 0 and "no study mapping" in result.output and "Traceback" not in result.output
+
+
+ODK_STUDY = """
+study: odk_app
+title: An ODK Briefcase export
+format: generic
+reader: {names_row: 1, header_rows_to_skip: 0, delimiter: ",", recorded_column: SubmissionDate}
+participant_key: {column: participant}
+waves: [{name: baseline, file_pattern: "*", baseline: true}]
+response_date_column: SubmissionDate
+fields:
+  age: {column: age}
+  substance: {column: substance, codes: {psilocybin: psilocybin_mushrooms, lsd: lsd}}
+ignored_columns: [KEY, deviceid]
+"""
+
+
+def test_an_odk_export_with_named_month_dates_loads_without_a_date_setting(env):
+    """ODK Briefcase writes "Apr 1, 2018 12:00:00 AM": a month name is never ambiguous, so no date_order is needed."""
+    root, studies, _ = env
+    (studies / "odk_app.yaml").write_text(ODK_STUDY, encoding="utf-8")
+    landing = root / "landing" / "odk_app"
+    landing.mkdir()
+    rows = ["SubmissionDate,participant,age,substance,KEY,deviceid"]
+    rows += [
+        f'"Apr {d}, 2018 {h}:00:00 {ap}",p{d},{30 + d},lsd,uuid:{d},dev{d}'
+        for d, h, ap in [(1, 12, "AM"), (2, 3, "PM"), (3, 11, "AM")]
+    ]
+    (landing / "odk_export.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "odk_app"])
+    assert result.exit_code == 0, result.output
+    assert "odk_export.csv: 3 rows: 3 would load, 0 quarantined, 0 excluded" in result.output, result.output

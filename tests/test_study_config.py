@@ -43,6 +43,7 @@ def test_bundled_studies_load():
         (lambda r: r["instruments"]["phq9"]["items"].pop(), "instruments.phq9.items"),
         (lambda r: r["instruments"].__setitem__("bdi", {"items": ["Q1"], "coding": {1: 0}}), "instruments.bdi"),
         (lambda r: r.__setitem__("dose", {"bands": {"lsd": {"very_low": 50, "standard": 10}}}), "dose.bands"),
+        (lambda r: r.__setitem__("date_format", "day month year"), "date_format"),
     ],
 )
 def test_bad_keys_are_named(tmp_path, change, fragment):
@@ -81,3 +82,18 @@ def test_unknown_wave_file_is_an_error():
     study = load_study(STUDY_YAML)
     with pytest.raises(StudyConfigError, match="no wave"):
         study.wave_for("export_2025.csv")
+
+
+def test_every_cross_key_problem_is_reported_at_once(tmp_path):
+    """A mapping author fixes them in one pass: each problem by its key, none hidden behind the first."""
+    raw = yaml.safe_load((REPO_ROOT / "schemas" / "studies" / "microdose_mood.yaml").read_text(encoding="utf-8"))
+    raw["instruments"]["phq9"]["items"] = raw["instruments"]["phq9"]["items"][:2]
+    raw["fields"]["substance"]["codes"][4] = "ketamine"
+    raw["waves"][1]["baseline"] = True
+    path = tmp_path / "microdose_mood.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(StudyConfigError) as info:
+        load_study(path)
+    message = str(info.value)
+    for key in ("key `waves`", "key `instruments.phq9.items`", "key `fields.substance.codes`"):
+        assert key in message, message

@@ -117,7 +117,11 @@ def deidentify(
     if "recorded" in mapped:
         day_first = None if study.date_order is None else study.date_order == "day_first"
         recorded = parse_response_dates(
-            mapped["recorded"], day_first=day_first, file_name=source_file, source_rows=source_rows
+            mapped["recorded"],
+            day_first=day_first,
+            file_name=source_file,
+            source_rows=source_rows,
+            date_format=study.date_format,
         )
     else:
         recorded = pd.Series(pd.NaT, index=mapped.index, dtype="datetime64[ns]")

@@ -235,7 +235,7 @@ def _withdrawals(excluded: pd.DataFrame, study: StudyConfig, key: bytes, *, file
     if "recorded" in mapped:
         day_first = None if study.date_order is None else study.date_order == "day_first"
         try:
-            recorded = parse_response_dates(mapped["recorded"], day_first=day_first)
+            recorded = parse_response_dates(mapped["recorded"], day_first=day_first, date_format=study.date_format)
             day = shifted_days(recorded, pid, key)
         except DateParseError:
             pass  # unknown date: the withdrawal applies whatever the date of the earlier response
@@ -279,7 +279,11 @@ def _bad_dates(
     while not remaining.empty:
         try:
             parsed = parse_response_dates(
-                remaining, day_first=day_first, file_name=file_name, source_rows=rows.loc[remaining.index]
+                remaining,
+                day_first=day_first,
+                file_name=file_name,
+                source_rows=rows.loc[remaining.index],
+                date_format=study.date_format,
             )
             break
         except DateParseError as exc:

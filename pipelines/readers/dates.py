@@ -9,7 +9,10 @@ impossible (`7/20/2016` day-first) raises too.
 
 Accepted layouts: `YYYY-MM-DD[ T]HH:MM[:SS[.fff]]` with an optional `Z`/`±HH:MM` (converted to UTC, then
 naive; times without an offset are kept as written), `YYYY/MM/DD [time]`, `D/M/YYYY` or `M/D/YYYY` (also with
-`.` or `-`, two-digit years read as 20YY) with optional `H:MM[:SS]` and `AM`/`PM`. Blanks become NaT.
+`.` or `-`, two-digit years read as 20YY) with optional `H:MM[:SS]` and `AM`/`PM`, and dates with the month
+written as a name, which are never ambiguous: `Apr 1, 2018 12:00:00 AM` (ODK Briefcase), `1 April 2018`,
+`01-Apr-2018 09:15`. A study's `date_format` (a strftime layout such as `%d.%m.%Y %H:%M`) reads the whole column
+in that one layout instead. Blanks become NaT.
 Errors are DateParseError (an ExportReadError): counts, the first source row and the expectation, never a value.
 """
 
@@ -23,6 +26,41 @@ from pipelines.readers.errors import ExportReadError
 _TIME = r"(?:[T ]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<F>\d{1,9}))?)?\s*(?P<AP>[AaPp]\.?[Mm]\.?)?)?"
 _ISO = r"^(?P<Y>\d{4})[-/](?P<a>\d{1,2})[-/](?P<b>\d{1,2})" + _TIME + r"\s*(?P<Z>Z|[+-]\d{2}:?\d{2})?$"
 _SLASH = r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<Y>\d{4}|\d{2})" + _TIME + r"$"
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MON = r"(?P<mon>(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)\.?"
+_NAMED_TIME = r"(?:[ ,T]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?\s*(?P<AP>[ap]\.?m\.?)?)?$"
+_MONTH_FIRST = r"^" + _MON + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<Y>\d{4})" + _NAMED_TIME
+_DAY_FIRST = r"^(?P<d>\d{1,2})(?:st|nd|rd|th)?[\s-]+" + _MON + r"[\s,-]+(?P<Y>\d{4})" + _NAMED_TIME
+
+
+def _named_months(text: pd.Series) -> pd.Series:
+    """Dates with a month name rewritten as ISO text (24-hour clock), vectorised; other values unchanged."""
+    lower = text.str.lower()
+    for pattern in (_MONTH_FIRST, _DAY_FIRST):
+        parts = lower.str.extract(pattern)
+        hit = parts["Y"].notna()
+        if not hit.any():
+            continue
+        month = parts["mon"].str[:3].map({m: i for i, m in enumerate(_MONTHS, start=1)})
+        hour = _num(parts["H"]).fillna(0)
+        ampm = parts["AP"].fillna("").str.replace(".", "", regex=False)
+        hour = hour.mask((ampm == "pm") & (hour < 12), hour + 12).mask((ampm == "am") & (hour == 12), 0)
+        hour = hour.mask((ampm != "") & ((hour < 0) | (hour > 23)), 99)  # left to fail as an invalid time
+        iso = (
+            parts["Y"]
+            + "-"
+            + month.astype("Int64").astype("string").str.zfill(2)
+            + "-"
+            + parts["d"].str.zfill(2)
+            + " "
+            + hour.astype("Int64").astype("string").str.zfill(2)
+            + ":"
+            + parts["M"].fillna("00")
+            + ":"
+            + parts["S"].fillna("00")
+        )
+        text = text.mask(hit & iso.notna(), iso)
+    return text
 
 
 class DateParseError(ExportReadError):
@@ -48,17 +86,39 @@ def _iso_fast_path(text: pd.Series) -> pd.Series | None:
 
 
 def parse_response_dates(
-    series: pd.Series, *, day_first: bool | None, file_name: str = "dates", source_rows: pd.Series | None = None
+    series: pd.Series,
+    *,
+    day_first: bool | None,
+    file_name: str = "dates",
+    source_rows: pd.Series | None = None,
+    date_format: str | None = None,
 ) -> pd.Series:
     """Text dates to datetime64 (NaT for blanks); DateParseError for ambiguous, invalid or unknown layouts.
 
     `file_name` and `source_rows` (the reader's `__row`) only word the error: which file and which record.
+    `date_format`, when the study gives one, is the only layout accepted.
     """
     text = series.astype("string").fillna("").str.strip()
     column = f"column {series.name}" if series.name is not None else "the date column"
+    if date_format is not None:
+        blank = text == ""
+        parsed = pd.to_datetime(text.mask(blank), format=date_format, errors="coerce").astype("datetime64[ns]")
+        bad = ~blank & parsed.isna()
+        if bad.any():
+            labels = list(series.index[bad.to_numpy()])
+            line = int(source_rows[bad].iloc[0]) if source_rows is not None else None
+            raise DateParseError(
+                file_name,
+                f"{len(labels)} value(s) in {column} do not match the study's date_format",
+                rows=labels,
+                line=line,
+                expected=f"dates written as {date_format}",
+            )
+        return pd.Series(parsed.to_numpy(dtype="datetime64[ns]"), index=series.index, name=series.name)
     fast = _iso_fast_path(text)
     if fast is not None:
         return fast
+    text = _named_months(text)
 
     def fail(mask: pd.Series, problem: str, expected: str) -> DateParseError:
         labels = list(series.index[mask.to_numpy()])
@@ -77,7 +137,8 @@ def parse_response_dates(
         raise fail(
             unknown,
             "are not dates in a known layout",
-            "ISO dates (2016-07-20 12:49:05) or spreadsheet dates (7/20/2016 12:49)",
+            "ISO dates (2016-07-20 12:49:05), spreadsheet dates (7/20/2016 12:49), dates with a month name "
+            "(Apr 1, 2018 12:00:00 AM), or the layout given as `date_format` in the study mapping",
         )
 
     parts = iso.where(is_iso, slash)

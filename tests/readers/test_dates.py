@@ -71,3 +71,35 @@ def test_invalid_or_unknown_values_are_refused_without_the_value(bad):
         parse_response_dates(pd.Series(["2016-07-20", bad]), day_first=None)
     assert info.value.rows == [1]
     assert bad not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Apr 1, 2018 12:00:00 AM", "2018-04-01 00:00:00"),  # ODK Briefcase's SubmissionDate
+        ("Apr 1, 2018 1:05:09 PM", "2018-04-01 13:05:09"),
+        ("September 30, 2019", "2019-09-30 00:00:00"),
+        ("1 April 2018", "2018-04-01 00:00:00"),
+        ("01-Apr-2018 09:15", "2018-04-01 09:15:00"),
+        ("3rd Dec 2020, 18:30", "2020-12-03 18:30:00"),
+    ],
+)
+def test_a_month_written_as_a_name_is_never_ambiguous(text, expected):
+    parsed = parse_response_dates(pd.Series([text, ""]), day_first=None)
+    assert str(parsed.iloc[0]) == expected and pd.isna(parsed.iloc[1])
+
+
+def test_a_named_month_that_is_no_date_is_refused_by_row():
+    s = pd.Series(["Apr 31, 2018", "Apr 1, 2018"], index=[4, 5], name="SubmissionDate")
+    with pytest.raises(DateParseError) as info:
+        parse_response_dates(s, day_first=None, file_name="odk.csv")
+    assert info.value.rows == [4] and "column SubmissionDate" in str(info.value) and "Apr 31" not in str(info.value)
+
+
+def test_a_study_date_format_reads_that_layout_only():
+    s = pd.Series(["01.04.2018 10:00", "", "2018-04-01 10:00"], index=[1, 2, 3], name="Datum")
+    ok = parse_response_dates(s.iloc[:2], day_first=None, date_format="%d.%m.%Y %H:%M")
+    assert str(ok.iloc[0]) == "2018-04-01 10:00:00" and pd.isna(ok.iloc[1])
+    with pytest.raises(DateParseError) as info:
+        parse_response_dates(s, day_first=None, date_format="%d.%m.%Y %H:%M", file_name="app.csv")
+    assert info.value.rows == [3] and "date_format" in str(info.value) and "2018-04-01" not in str(info.value)
