@@ -66,6 +66,16 @@ _REQUIRED_DICTIONARY = (
     "text validation type or show slider number",
     "choices, calculations, or slider labels",
 )
+# The same dictionary as the API's metadata export (`content=metadata`, CSV) names its columns in snake_case.
+_API_DICTIONARY_COLUMNS = {
+    "field_name": "variable / field name",
+    "form_name": "form name",
+    "field_type": "field type",
+    "field_label": "field label",
+    "select_choices_or_calculations": "choices, calculations, or slider labels",
+    "text_validation_type_or_show_slider_number": "text validation type or show slider number",
+    "identifier": "identifier?",
+}
 _COMPLETE_LABELS = {"incomplete": "0", "unverified": "1", "complete": "2"}
 _TICKED = {"1", "checked"}
 _UNTICKED = {"0", "unchecked", ""}
@@ -126,7 +136,10 @@ class RedcapDictionary:
     @classmethod
     def read(cls, path: Path) -> RedcapDictionary:
         path = Path(path)
-        expected = "a REDCap data dictionary CSV (Variable / Field Name, Form Name, Field Type, ..., Identifier?)"
+        expected = (
+            "a REDCap data dictionary CSV (Variable / Field Name, Form Name, Field Type, ..., Identifier?), as "
+            "downloaded from the Dictionary page or exported by the API (field_name, form_name, field_type, ...)"
+        )
         if not path.is_file():
             raise ExportReadError(path.name, "the REDCap data dictionary does not exist", expected=expected)
         encoding = sniff_encoding(read_head(path), path.name, expected=expected)
@@ -138,6 +151,7 @@ class RedcapDictionary:
         if not rows:
             raise ExportReadError(path.name, "is empty", expected=expected)
         header = [h.strip().lower() for h in rows[0]]
+        header = [_API_DICTIONARY_COLUMNS.get(h, h) for h in header]
         missing = [h for h in _REQUIRED_DICTIONARY if h not in header]
         if missing:
             raise ExportReadError(

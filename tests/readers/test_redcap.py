@@ -187,3 +187,41 @@ def test_bad_checkbox_cell_and_wrong_dictionary(tmp_path):
         RedcapReader(
             REAL_EXPORTS / "redcap_checkboxes_data.csv", dictionary_path=REAL_EXPORTS / "redcap_longitudinal_event.csv"
         )
+
+
+def test_the_api_metadata_export_is_the_same_dictionary(tmp_path):
+    """REDCap's API (`content=metadata`) names the dictionary's columns in snake_case; read as the same dictionary,
+    it withholds the same identifiers and yields the same frame."""
+    import csv
+
+    api_names = {
+        "Variable / Field Name": "field_name",
+        "Form Name": "form_name",
+        "Section Header": "section_header",
+        "Field Type": "field_type",
+        "Field Label": "field_label",
+        "Choices, Calculations, OR Slider Labels": "select_choices_or_calculations",
+        "Field Note": "field_note",
+        "Text Validation Type OR Show Slider Number": "text_validation_type_or_show_slider_number",
+        "Text Validation Min": "text_validation_min",
+        "Text Validation Max": "text_validation_max",
+        "Identifier?": "identifier",
+        "Branching Logic (Show field only if...)": "branching_logic",
+        "Required Field?": "required_field",
+        "Custom Alignment": "custom_alignment",
+        "Question Number (surveys only)": "question_number",
+        "Matrix Group Name": "matrix_group_name",
+        "Matrix Ranking?": "matrix_ranking",
+        "Field Annotation": "field_annotation",
+    }
+    data, dictionary = REDCAP_PROJECTS["longitudinal"]
+    rows = csv_records(REAL_EXPORTS / dictionary)
+    assert all(h in api_names for h in rows[0]), rows[0]
+    api = tmp_path / "metadata.csv"
+    with api.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([[api_names[h] for h in rows[0]], *rows[1:]])
+    ui_reader = reader_for("longitudinal")
+    api_reader = RedcapReader(REAL_EXPORTS / data, dictionary_path=api)
+    assert api_reader.withheld_columns == ui_reader.withheld_columns
+    assert api_reader.names == ui_reader.names
+    assert read_all(api_reader).equals(read_all(ui_reader))
