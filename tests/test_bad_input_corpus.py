@@ -286,10 +286,15 @@ CASES = [
     Case("only the first header row", lambda: sample_bytes(RECORDS[:1]), error="header", line=None),
     Case("the ImportId row missing", lambda: sample_bytes(RECORDS[:2] + DATA), error="ImportId", line=3),
     Case(
-        "a duplicated column name",
-        lambda: sample_bytes([r[:-1] + ([r[col("Q12_7")]] if i == 0 else [r[-1]]) for i, r in enumerate(RECORDS)]),
+        "a duplicated column name, ImportId and all",
+        lambda: sample_bytes([r[:-1] + ([r[col("Q12_7")]] if i in (0, 2) else [r[-1]]) for i, r in enumerate(RECORDS)]),
         error="duplicated column names",
         line=1,
+    ),
+    Case(
+        "an export tag reused by two questions (told apart by ImportId; the mapping must say which)",
+        lambda: sample_bytes([r[:-1] + ([r[col("Q12_7")]] if i == 0 else [r[-1]]) for i, r in enumerate(RECORDS)]),
+        error="the export reuses the tag 'Q12_7'",
     ),
     Case("a required Qualtrics column missing", lambda: without_column("Status"), error="Status", line=1),
     Case("a mapped column missing", lambda: without_column("Q7"), error="Q7"),

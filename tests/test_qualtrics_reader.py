@@ -80,3 +80,24 @@ def test_bad_input_is_refused_without_values(tmp_path, content, fragment):
     assert fragment in message
     for value in ("jane@example.org", "203.0.113.9", "Doe", "unclosed", "extra", "Début"):
         assert value not in message
+
+
+def _two_q5(second_id: str) -> str:
+    tags = ",".join(METADATA_COLUMNS + ("Q5", "Q5"))
+    questions = ",".join(METADATA_COLUMNS + ("Mood today?", "Sleep last night?"))
+    ids = ",".join('"{""ImportId"":""%s""}"' % c for c in METADATA_COLUMNS + ("QID7", second_id))
+    return f"{tags}\n{questions}\n{ids}\n" + ROW.replace(",EN,1\n", ",EN,3,4\n")
+
+
+def test_a_reused_export_tag_is_told_apart_by_its_import_id(tmp_path):
+    """5 of 23 QualtricsTools samples reuse a tag; the ImportId row tells the columns apart."""
+    reader = QualtricsCsvReader(write(tmp_path, _two_q5("QID9")))
+    assert reader.names[-2:] == ["Q5 [QID7]", "Q5 [QID9]"]
+    assert [c.question for c in reader.columns[-2:]] == ["Mood today?", "Sleep last night?"]
+    chunk = next(reader.iter_chunks())
+    assert chunk[["Q5 [QID7]", "Q5 [QID9]"]].iloc[0].tolist() == ["3", "4"]
+
+
+def test_a_reused_tag_with_the_same_import_id_is_still_refused(tmp_path):
+    with pytest.raises(ExportReadError, match="duplicated column names"):
+        QualtricsCsvReader(write(tmp_path, _two_q5("QID7")))

@@ -22,6 +22,14 @@ def check_columns(study: StudyConfig, columns: list[str], *, study_file: str, fi
             "dictionary marks as never to be loaded; map a study ID instead"
         )
     missing = [(col, key) for col, key in study.mapped_columns().items() if col not in set(columns)]
+    for col, key in missing:
+        told_apart = [c for c in columns if c.startswith(f"{col} [")]
+        if told_apart:  # a Qualtrics tag two questions share, named by ImportId
+            raise StudyConfigError(
+                f"{file_name}: key `{key}` names column {col!r}, but the export reuses the tag {col!r} for "
+                f"{len(told_apart)} questions, told apart by ImportId as {', '.join(repr(c) for c in told_apart)}; "
+                f"expected one of those names in {study_file} (see `survey-pipeline inspect` for each one's question)"
+            )
     if missing:
         listed = "; ".join(f"key `{key}` names column {col!r}" for col, key in missing)
         raise StudyConfigError(

@@ -10,6 +10,7 @@ Variants, and the names they give columns (`.names`):
   their row-2 label (`ResponseID`, `ResponseSet`, `Name`, `ExternalDataReference`, `EmailAddress`, `IPAddress`,
   `Status`, `StartDate`, `EndDate`, `Finished`) since `V5` means nothing to a mapping author; `import_id` keeps `V5`.
   The trailing empty column the legacy writer adds (a comma at the end of every record) is dropped.
+- a reused export tag (two questions tagged `Q5`) is told apart by its ImportId: `Q5 [QID7]`, `Q5 [QID9]`.
 - 2016: ImportId row in Python-dict style (`{'ImportId': 'QID4-1-1'}`). A column whose export tag is empty is
   named by its ImportId, else `column_<n>` (its 1-based position), which is stable for a given survey layout.
 - TSV: UTF-16 with a byte-order mark, tab-separated, otherwise the current layout.
@@ -21,8 +22,10 @@ error, since loading a preview or test as data is worse than stopping. `__finish
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,6 +102,22 @@ _STATUS_KIND = {
 }
 
 
+def _told_apart(columns: list[ColumnInfo]) -> list[ColumnInfo]:
+    """A survey can reuse an export tag (two questions both tagged `Q5`); the ImportId row still tells the columns
+    apart, so each reused tag is named `<tag> [<ImportId>]` (as `inspect` shows, and a mapping names it). Tags that
+    remain alike (no ImportId, or the same one) are refused by the reader's uniqueness check."""
+    counts = Counter(c.name for c in columns)
+    reused = {name for name, n in counts.items() if n > 1 and name not in METADATA_COLUMNS}  # "Status" twice: refused
+    if not reused:
+        return columns
+    out = []
+    for c in columns:
+        if c.name in reused and c.import_id:
+            c = dataclasses.replace(c, name=f"{c.name} [{c.import_id}]")
+        out.append(c)
+    return out
+
+
 class QualtricsCsvReader:
     """Reads one current-layout Qualtrics CSV export; `columns` after construction, `iter_chunks` to stream."""
 
@@ -158,7 +177,7 @@ class QualtricsCsvReader:
         columns = []
         for position, (tag, question, raw_id) in enumerate(zip(tags, questions, ids), start=1):
             columns.append(ColumnInfo(tag, question, self._import_id(raw_id, position)))
-        return columns
+        return _told_apart(columns)
 
     def _import_id(self, raw: str, position: int) -> str:
         if not raw.strip():
