@@ -30,6 +30,24 @@ def main() -> None:
     """Microdosing survey pipeline: landing exports to de-identified DuckDB tables."""
 
 
+def _echo_quarantine(settings, record: dict, shown: int = 5) -> None:
+    """Quarantined rows by check, named by the export's column and the YAML key (no value), under the file's line."""
+    if not record.get("quarantined_by"):
+        return
+    from pipelines.ingest.mapping import source_of
+    from schemas.study_config import StudyConfigError, load_study
+
+    try:
+        sources = source_of(load_study(settings.studies_dir / f"{record['study']}.yaml"))
+    except StudyConfigError:
+        sources = {}
+    for column, check, n in record["quarantined_by"][:shown]:
+        where = f"column {sources[column][1]!r} (key `{sources[column][0]}`)" if column in sources else f"`{column}`"
+        click.echo(f"          quarantined: {n} row(s) fail {check} at {where}")
+    if len(record["quarantined_by"]) > shown:
+        click.echo(f"          ... and {len(record['quarantined_by']) - shown} more check(s): see `ops.quarantine`")
+
+
 @main.command()
 @click.option(
     "--seed-sample", is_flag=True, help="Copy the bundled sample study into the landing folder if it holds no study."
@@ -70,6 +88,7 @@ def run(seed_sample: bool, retry_failed: bool) -> None:
                         else ""
                     )
                 )
+                _echo_quarantine(settings, r)
     counts = table_counts(settings.warehouse)
     if counts:
         click.echo(

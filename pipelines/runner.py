@@ -117,7 +117,17 @@ def file_records(warehouse: Path, files: list[tuple[str, str, str]]) -> list[dic
                ORDER BY f.study, f.file_name"""
         )
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        records = [dict(zip(names, row)) for row in cursor.fetchall()]
+        by_check: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+        for study, file_name, column, check, n in conn.execute(
+            """SELECT q.study, q.file_name, q.column_name, q.check_name, count(DISTINCT q.source_row) AS n
+               FROM ops.quarantine q JOIN wanted USING (study, file_name, file_sha256)
+               GROUP BY ALL ORDER BY n DESC, q.column_name, q.check_name"""
+        ).fetchall():
+            by_check.setdefault((study, file_name), []).append((column, check, n))
+    for r in records:
+        r["quarantined_by"] = by_check.get((r["study"], r["file_name"]), [])
+    return records
 
 
 RUN_TAGS = {"survey/trigger": "survey-pipeline run"}
