@@ -49,6 +49,10 @@ _SHAPES = {
     "ip": r"(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
     "phone": r"\+?[\d\s().\-/]*\d{3}[\s().\-/]+[\d\s().\-/]*\d{3,}[\d\s().\-/]*",
     "coord": r"-?\d{1,3}\.\d{5,}",
+    # ODK geopoint/geotrace/geoshape: "lat lon alt accuracy", several joined by ";"
+    "geo": r"-?\d{1,3}\.\d+ -?\d{1,3}\.\d+(?: -?[\d.]+){0,2}(?:\s*;\s*-?\d{1,3}\.\d+ -?\d{1,3}\.\d+(?: -?[\d.]+){0,2})*;?",
+    # a captured photo, audio, video or signature, as ODK and Kobo export them: a file name or its URL
+    "media": r"\S*\.(?:jpe?g|png|gif|heic|webp|mp4|mov|3gp|m4a|amr|aac|ogg|wav|mp3)",
 }
 # (reason, pattern over the normalised name "first_name"), in priority order.
 _NAME_RULES = (
@@ -74,6 +78,11 @@ _NAME_RULES = (
         r"|instance_?id|(?:^|_)id(?:_|$)",
     ),
     (
+        "photo, audio, video, signature, barcode or traced shape (name)",
+        r"barcode|qr_?code|(?:^|_)(?:image|photo|picture|selfie|audio|video|signature|geotrace|geoshape)(?:_|$)",
+    ),
+    ("SurveyMonkey custom data: often an email or name passed in the link (name)", r"custom_?data(?:_\d+)?"),
+    (
         "browser/device fingerprint or URL (name)",
         r"user_?agent|browser|operating_system|screen_?resolution|refurl"
         r"|referr?er|(?:^|_)url(?:_|$)",
@@ -87,6 +96,10 @@ _QUESTION_RULES = (
     ("person's name (question)", r"\b(?:your|first|last|full|given|family|middle|contact)\s+name\b|\bsurname\b"),
     ("address/place (question)", r"\b(?:street|postal|home|mailing)\s+address\b|\bzip\b|\bpost ?code\b"),
     ("date of birth (question)", r"\bdate of birth\b|\bbirth ?date\b|\bbirthday\b"),
+    (
+        "free text: an 'other, please specify' answer can name a person (question)",
+        r"please specify|\bother\b.*\bspecify\b|\bif other\b|\(other\)",
+    ),
 )
 _FREE_TEXT_HINT = re.compile(
     r"(?:^|_)text$|topics|open-ended|please specify|comment|describe|explain|in your own words", re.I
@@ -460,7 +473,7 @@ def _profile_column(info, position: int, t: _Tally, rows: int, dictionary, heade
         hinted = True
     free_text = kind == "free text" or (hinted and kind in ("free text", "text labels", "empty"))
     reason = _identifier_reason(info, t, kind)
-    if reason is None and rc is not None and rc.field_type == "file":
+    if rc is not None and rc.field_type == "file":  # the dictionary knows better than the values' shape
         reason = "file upload (REDCap): may be a photo or document"
     if reason is None and free_text:
         reason = "free text" + (" (values)" if kind == "free text" else " (name or question)")
@@ -470,6 +483,10 @@ def _profile_column(info, position: int, t: _Tally, rows: int, dictionary, heade
 
 def _identifier_reason(info, t: _Tally, kind: str) -> str | None:
     name = _normal_name(info.name)
+    if name == "redcap_survey_identifier":
+        return "REDCap survey identifier: the name or email given when the survey was sent (name)"
+    if re.search(r"(?:^|_)other_?text$|_other$|_\d+_text$", name):
+        return "free text: an 'other, please specify' answer can name a person (name)"
     if not name.startswith("redcap_"):
         for reason, pattern in _NAME_RULES:
             if re.search(pattern, name):
@@ -489,6 +506,10 @@ def _identifier_reason(info, t: _Tally, kind: str) -> str | None:
             return "phone number (values shaped like one)"
         if t.shapes["coord"] / nb >= 0.8:
             return "coordinates (decimals with 5+ places)"
+        if t.shapes["geo"] / nb >= 0.5:
+            return "coordinates (a GPS point, trace or shape)"
+        if t.shapes["media"] / nb >= 0.5:
+            return "a captured photo, audio, video or signature (file names)"
     if kind == "date":
         return "exact date/time (keep only as an interval)"
     return None

@@ -462,3 +462,30 @@ def test_a_profile_with_a_value_shaped_name_cannot_be_built():
             (),
             {"id_column": "203.0.113.77"},
         )
+
+
+def test_identifiers_that_hide_in_media_geo_custom_data_and_other_text(tmp_path):
+    """Columns that identify a person without looking like an email or a name: an ODK photo, barcode or traced
+    shape, SurveyMonkey custom data left empty, an 'other (please specify)' answer, REDCap's survey identifier."""
+    path = tmp_path / "odk_and_friends.csv"
+    rows = [
+        "age,Custom Data 1,barcode,photo,walk,substance_other_text,Which substance? - Other (please specify),"
+        "redcap_survey_identifier,mood",
+        '31,,4006381333931,1523466.jpg,"47.3769 8.5417 400 5;47.3771 8.5420 401 5",,,,3',
+        '45,,4006381333948,1523467.jpg,"47.3869 8.5517 402 4;47.3871 8.5520 403 4",,,,4',
+        '52,,4006381333955,1523468.jpg,"47.3969 8.5617 404 4;47.3971 8.5620 405 4",,,,2',
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    profile = inspect_export(path, format="generic")
+    flagged = profile.identifiers
+    assert {
+        "Custom Data 1",
+        "barcode",
+        "photo",
+        "walk",
+        "substance_other_text",
+        "Which substance? - Other (please specify)",
+        "redcap_survey_identifier",
+    } <= set(flagged), flagged
+    assert "age" not in flagged and "mood" not in flagged
+    assert "GPS point, trace or shape" in flagged["walk"] and "photo" in flagged["photo"]
