@@ -602,7 +602,13 @@ def _participant_key(profile: ExportProfile) -> tuple[str | None, str, str]:
     for name in ("ResponseId", "ResponseID"):
         if name in cols:
             return name, "trim", "one key per response: waves will NOT link; prefer a contact-list field"
-    return None, "trim", "no participant key found: choose one"
+    return (
+        None,
+        "trim",
+        "TODO: no column here is the same person in every wave. Name one that is (an email or a study ID the "
+        "survey asks for, a panel's external reference); with none, add such a question to the survey, or map a "
+        "per-response ID knowing that waves will not link. `check` refuses this draft until a column is named",
+    )
 
 
 def _response_date(profile: ExportProfile) -> tuple[str | None, str]:
