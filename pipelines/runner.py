@@ -238,8 +238,6 @@ def _run_pipeline(settings: Settings, *, seed: bool, retry_failed: bool, notify)
     """Dagster is imported only once there is something to do."""
     from pipelines.ingest.fingerprint import file_sha256
     from pipelines.ingest.landing import scan_landing, unreadable
-    from pipelines.privacy.pseudonym import load_or_create_key
-    from pipelines.warehouse.load import holds_pseudonyms
 
     summary = RunSummary()
     if seed:
@@ -262,6 +260,9 @@ def _run_pipeline(settings: Settings, *, seed: bool, retry_failed: bool, notify)
     summary.new_files = [f"{s}/{n}" for s, n, _ in todo]
     if not todo and not publish_is_stale(settings):
         return summary
+    from pipelines.privacy.pseudonym import load_or_create_key  # pandas and pandera: only with work to do
+    from pipelines.warehouse.load import holds_pseudonyms
+
     linked = False
     if settings.warehouse.exists():
         with open_read_only(settings.warehouse) as conn:

@@ -13,8 +13,10 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where frames are pseudonymised: the CLI reads key errors without it
+    import pandas as pd
 
 KEY_BYTES = 32
 MAX_SHIFT_DAYS = 3650
@@ -99,6 +101,8 @@ def normalise_key_values(values: pd.Series, how: str) -> pd.Series:
 def _per_distinct(values: pd.Series, func, dtype: str) -> pd.Series:
     """Apply `func` once per distinct non-empty value (hmac.digest is C-fast; the Python loop is the cost)."""
     present = values.notna() & (values.astype("string") != "")
+    import pandas as pd
+
     distinct = pd.unique(values[present].to_numpy(dtype=object))
     table = dict(zip(distinct, (func(v) for v in distinct)))
     return values.map(table).where(present).astype(dtype)
@@ -122,5 +126,7 @@ def day_shifts(pseudonyms: pd.Series, key: bytes) -> pd.Series:
 
 def shifted_days(recorded: pd.Series, pseudonyms: pd.Series, key: bytes) -> pd.Series:
     """Each response's day number plus its participant's keyed shift: exact intervals, unrecoverable dates."""
+    import pandas as pd
+
     days = (recorded.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.astype("Int64")
     return (days + day_shifts(pseudonyms, key)).astype("Int64")
