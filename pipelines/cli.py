@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import click
 import duckdb
 
-from pipelines.domain.dose import SUBSTANCES
+from pipelines.domain.vocabulary import SUBSTANCES
 from pipelines.settings import REPO_ROOT, SettingsError, load_settings
 from pipelines.warehouse.connect import WarehouseBusy, open_read_only, open_sealed
 
@@ -30,17 +31,23 @@ def main() -> None:
     """Microdosing survey pipeline: landing exports to de-identified DuckDB tables."""
 
 
-def _echo_quarantine(settings, record: dict, shown: int = 5) -> None:
-    """Quarantined rows by check, named by the export's column and the YAML key (no value), under the file's line."""
-    if not record.get("quarantined_by"):
-        return
+@functools.cache
+def _sources(studies_dir: Path, study: str) -> dict[str, tuple[str, str]]:
+    """A study's mapped fields -> (YAML key, export column), read once per command."""
     from pipelines.ingest.mapping import source_of
     from schemas.study_config import StudyConfigError, load_study
 
     try:
-        sources = source_of(load_study(settings.studies_dir / f"{record['study']}.yaml"))
+        return source_of(load_study(studies_dir / f"{study}.yaml"))
     except StudyConfigError:
-        sources = {}
+        return {}
+
+
+def _echo_quarantine(settings, record: dict, shown: int = 5) -> None:
+    """Quarantined rows by check, named by the export's column and the YAML key (no value), under the file's line."""
+    if not record.get("quarantined_by"):
+        return
+    sources = _sources(settings.studies_dir, record["study"])
     for column, check, n in record["quarantined_by"][:shown]:
         where = f"column {sources[column][1]!r} (key `{sources[column][0]}`)" if column in sources else f"`{column}`"
         click.echo(f"          quarantined: {n} row(s) fail {check} at {where}")
@@ -314,6 +321,26 @@ def check(study: str | None) -> None:
         sys.exit(1)
 
 
+_out_option = click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output CSV for --file (default: <file>.parsed.csv).",
+)
+
+
+def _write_review_file(in_file: Path, out: Path | None, write) -> None:
+    """`--file` of parse-dose and parse-protocol: write the annotated copy, say where and how many of each."""
+    from pipelines.domain.review_csv import ReviewFileError
+
+    target = out or in_file.with_name(in_file.stem + ".parsed.csv")
+    try:
+        counts = write(in_file, target)
+    except ReviewFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Wrote {_rel(target)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 @main.command("parse-dose")
 @click.argument("text", required=False)
 @click.option(
@@ -327,12 +354,7 @@ def check(study: str | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV with columns `substance` and `text`: writes it back with the parse results added.",
 )
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Output CSV for --file (default: <file>.parsed.csv).",
-)
+@_out_option
 @click.option("--tab-strength-ug", type=float, default=100.0, show_default=True, help="Micrograms in one LSD tab.")
 @click.option("--study", default=None, help="Use this study's dose bands and tab strength.")
 def parse_dose(
@@ -346,7 +368,7 @@ def parse_dose(
     """Normalise a free-text dose (or a CSV of them) to amount, unit, status, reason and band."""
     import json
 
-    from pipelines.domain.review_csv import ReviewFileError, dose_result_json, parse_dose_file
+    from pipelines.domain.review_csv import dose_result_json, parse_dose_file
     from schemas.study_config import load_study
 
     bands = None
@@ -354,12 +376,9 @@ def parse_dose(
         config = load_study(load_settings().studies_dir / f"{study}.yaml")
         bands, tab_strength_ug = config.dose.bands, config.dose.tab_strength_ug
     if in_file:
-        target = out or in_file.with_name(in_file.stem + ".parsed.csv")
-        try:
-            counts = parse_dose_file(in_file, target, tab_strength_ug=tab_strength_ug, bands=bands)
-        except ReviewFileError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"Wrote {_rel(target)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        _write_review_file(
+            in_file, out, lambda src, dst: parse_dose_file(src, dst, tab_strength_ug=tab_strength_ug, bands=bands)
+        )
         return
     if text is None or substance is None:
         raise click.UsageError("give --substance and a dose TEXT, or --file CSV")
@@ -374,25 +393,15 @@ def parse_dose(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV with a column `text` of schedule answers: writes it back with the parse results added.",
 )
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Output CSV for --file (default: <file>.parsed.csv).",
-)
+@_out_option
 def parse_protocol(text: str | None, in_file: Path | None, out: Path | None) -> None:
     """Read a free-text dosing schedule ("every 3rd day", or a CSV of them) as a canonical protocol with its days."""
     import json
 
-    from pipelines.domain.review_csv import ReviewFileError, parse_protocol_file, protocol_result_json
+    from pipelines.domain.review_csv import parse_protocol_file, protocol_result_json
 
     if in_file:
-        target = out or in_file.with_name(in_file.stem + ".parsed.csv")
-        try:
-            counts = parse_protocol_file(in_file, target)
-        except ReviewFileError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"Wrote {_rel(target)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        _write_review_file(in_file, out, parse_protocol_file)
         return
     if text is None:
         raise click.UsageError("give a schedule TEXT, or --file CSV")

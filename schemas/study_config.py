@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipelines.domain.vocabulary import FORMATS, PROTOCOLS, SUBSTANCES
+
 CanonicalField = Literal[
     "age",
     "gender",
@@ -31,13 +33,15 @@ CanonicalField = Literal[
 # Fields stored as categories must be coded: an un-coded column could carry free text into the warehouse.
 CODED_FIELDS = {"gender", "country", "substance", "protocol", "stack_components", "medications"}
 MULTI_VALUED_FIELDS = {"stack_components", "medications"}
-FORMATS = ("qualtrics_csv", "qualtrics_tsv", "qualtrics_legacy", "qualtrics_2016", "redcap", "generic")
-SUBSTANCES = ("psilocybin_mushrooms", "lsd", "lsd_analogue")
-PROTOCOLS = ("fadiman", "stamets", "every_other_day", "twice_weekly", "daily", "intuitive", "other")
 
 
 class StudyConfigError(ValueError):
-    """A study configuration that cannot be used; the message names the file, the key and the column."""
+    """A study configuration that cannot be used; the message names the file, the key and the column.
+    `problems` lists them one by one (`check` prints one per line), when there are several."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 def _codes(value: dict | None) -> dict[str, str] | None:
@@ -324,7 +328,8 @@ def load_study(path: Path) -> StudyConfig:
     try:
         config = StudyConfig.model_validate(raw)
     except ValidationError as exc:
-        raise StudyConfigError(f"{path}: " + "; ".join(validation_problems(exc))) from None
+        problems = tuple(validation_problems(exc))
+        raise StudyConfigError(f"{path}: " + "; ".join(problems), problems) from None
     if config.reader.get("dictionary_path"):  # a data dictionary is project metadata, kept beside the YAML
         dictionary = Path(config.reader["dictionary_path"])
         resolved = dictionary if dictionary.is_absolute() else (path.parent / dictionary)

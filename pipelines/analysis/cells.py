@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pipelines.domain.dose import DOSE_STATUSES
 from pipelines.domain.dose_bands import BAND_NAMES
-from schemas.study_config import PROTOCOLS, SUBSTANCES
+from pipelines.domain.vocabulary import PROTOCOLS, SUBSTANCES
 
 ALL = "all"
 SUBSTANCE_VALUES = (*SUBSTANCES, "unknown")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.domain.dose import CANONICAL_UNIT
 from pipelines.domain.instruments import get_instrument, score_ranges
+from pipelines.domain.vocabulary import CANONICAL_UNIT
 from schemas.study_config import StudyConfig
 
 

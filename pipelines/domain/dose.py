@@ -51,9 +51,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-SUBSTANCES: tuple[str, ...] = ("psilocybin_mushrooms", "lsd", "lsd_analogue")
+from pipelines.domain.vocabulary import CANONICAL_UNIT
+
 DOSE_STATUSES: tuple[str, ...] = ("exact", "range", "unit_inferred", "ambiguous", "unparseable", "missing")
-CANONICAL_UNIT: dict[str, str] = {"psilocybin_mushrooms": "g", "lsd": "ug", "lsd_analogue": "ug"}
 
 _SUBSTANCE_ALIASES: dict[str, str] = {
     "psilocybin_mushrooms": "psilocybin_mushrooms",

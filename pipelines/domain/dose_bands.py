@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from pipelines.domain.dose import SUBSTANCES, canonical_substance
+from pipelines.domain.dose import canonical_substance
+from pipelines.domain.vocabulary import SUBSTANCES
 
 BAND_NAMES: tuple[str, ...] = ("very_low", "standard", "high_micro", "above_micro", "unknown")
 _BOUND_KEYS: tuple[str, ...] = ("very_low", "standard", "high_micro")

@@ -32,15 +32,8 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz
 
-CANONICAL_PROTOCOLS: tuple[str, ...] = (
-    "fadiman",
-    "stamets",
-    "every_other_day",
-    "twice_weekly",
-    "daily",
-    "intuitive",
-    "other",
-)
+from pipelines.domain.vocabulary import PROTOCOLS as CANONICAL_PROTOCOLS
+
 UNKNOWN = "unknown"
 
 
@@ -486,9 +479,9 @@ _NEGATION = re.compile(
     r"\s+(?:on\s+)?(?:a\s+|the\s+)?(?P<what>[a-z0-9']+(?:[ -][a-z0-9']+){0,3})"
 )
 _EVERY_DAY_WORDS = r"(?:daily|every\s*day|everyday|each\s+day)"
-_EVERY_DAY = (
-    r"(?:daily|every\s*day|each\s+day|every\s+single\s+day|everyday|every\s+(?:morning|night|evening)"
-    r"|each\s+(?:morning|night)|every\s+other\s+day)"
+_EVERY_DAY = (  # an exception's base: every day, or every other day
+    rf"(?:{_EVERY_DAY_WORDS}|every\s+single\s+day|every\s+(?:morning|night|evening)|each\s+(?:morning|night)"
+    r"|every\s+other\s+day)"
 )
 _EXCEPT = re.compile(
     rf"\b{_EVERY_DAY}\s*,?\s*(?:\(\s*)?"

@@ -42,6 +42,7 @@ class FileCheck:
 class StudyCheck:
     study: str
     config_error: str | None = None
+    config_problems: tuple[str, ...] = ()  # the config error's problems one by one, where it has several
     files: list[FileCheck] = field(default_factory=list)
 
     @property
@@ -93,7 +94,7 @@ def check_study(settings: Settings, study_name: str) -> StudyCheck:
     try:
         study = load_study(path)
     except StudyConfigError as exc:
-        report.config_error = str(exc)
+        report.config_error, report.config_problems = str(exc), exc.problems
         return report
     found, unreadable = scan_landing(settings.landing_dir)
     for problem in unreadable:
@@ -119,7 +120,10 @@ def studies_to_check(settings: Settings, study: str | None) -> list[str]:
 def render(report: StudyCheck, landing_dir: Path) -> list[str]:
     """The report as lines for the terminal."""
     if report.config_error:
-        return [f"{report.study}: mapping has problems:", *(f"  {p}" for p in _split(report.config_error))]
+        return [
+            f"{report.study}: mapping has problems:",
+            *(f"  {p}" for p in report.config_problems or [report.config_error]),
+        ]
     lines = [f"{report.study}: mapping is valid"]
     if not report.files:
         lines.append(f"  no exports in {landing_dir / report.study} to try it on")
@@ -142,11 +146,3 @@ def render(report: StudyCheck, landing_dir: Path) -> list[str]:
                 f"    {len(f.unmapped_columns)} column(s) neither mapped nor in `ignored_columns`: {shown}{more}"
             )
     return lines
-
-
-def _split(message: str) -> list[str]:
-    """A load_study message ("path: key `a`: ...; key `b`: ...") as one problem per line."""
-    _, _, problems = message.partition(": key `")
-    if not problems:
-        return [message]
-    return ["key `" + p for p in problems.split("; key `")]

@@ -26,6 +26,7 @@ from pipelines.privacy.pseudonym import normalise_key_values, pseudonymise, shif
 from pipelines.privacy.safe_report import FailureTally, failures_from
 from pipelines.readers import ExportReadError, open_export
 from pipelines.readers.dates import DateParseError, parse_response_dates
+from pipelines.readers.inspect import PROVEN_HEADER_FORMATS, vet_header_cell
 from schemas.responses import DeidentifiedResponses, mapped_schema
 from schemas.study_config import StudyConfig
 
@@ -81,6 +82,14 @@ def make_staging_dir(staging_root: Path, study: str, sha256: str) -> Path:
     return out_dir
 
 
+def _shown(names: list[str], reader) -> list[str]:
+    """Column names as a report may show them: through the one header gate, since a headerless generic export's
+    "names" are its first respondent's answers (such a name becomes `column_<position>`)."""
+    assumed = reader.format_name not in PROVEN_HEADER_FORMATS
+    position = {name: i for i, name in enumerate(reader.names, start=1)}
+    return [vet_header_cell(name, position[name], assumed=assumed)[0] for name in names]
+
+
 def process_file(
     path: Path,
     study: StudyConfig,
@@ -119,7 +128,7 @@ def process_file(
         sha256,
         wave.name if wave else "(per row)",
         out_dir,
-        unmapped_columns=unmapped_columns(study, reader.names, reader.consumed_columns),
+        unmapped_columns=_shown(unmapped_columns(study, reader.names, reader.consumed_columns), reader),
     )
 
     processed_at = pd.Timestamp.now(tz="UTC").tz_localize(None)

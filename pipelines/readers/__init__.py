@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from pipelines.domain.vocabulary import FORMATS
 from pipelines.readers._text import ColumnInfo, is_zip, read_head
-from pipelines.readers.detect import FORMATS, detect_format
+from pipelines.readers.detect import detect_format
 from pipelines.readers.errors import ExportReadError
 from pipelines.readers.generic import GenericCsvReader, GenericXlsxReader
 from pipelines.readers.qualtrics import (

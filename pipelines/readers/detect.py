@@ -25,7 +25,6 @@ from pipelines.readers._text import (
 )
 from pipelines.readers.errors import ExportReadError
 
-FORMATS = ("qualtrics_csv", "qualtrics_tsv", "qualtrics_legacy", "qualtrics_2016", "redcap", "generic")
 EXPECTED = (
     "one of: Qualtrics CSV (3 header rows with ImportId JSON), Qualtrics TSV (UTF-16, tab-separated), "
     "legacy Qualtrics CSV (V1..V10 header), 2016 Qualtrics CSV ({'ImportId': ...} row), REDCap CSV (record ID, "

@@ -10,7 +10,8 @@ from fractions import Fraction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pipelines.domain.dose import CANONICAL_UNIT, LSD_MILLIGRAM_CEILING_UG, PLAUSIBILITY, parse_dose
+from pipelines.domain.dose import LSD_MILLIGRAM_CEILING_UG, PLAUSIBILITY, parse_dose
+from pipelines.domain.vocabulary import CANONICAL_UNIT
 
 UNIT_SPELLINGS = {
     "g": ["g", "G", "gr", "gram", "grams", "Grams", "gm"],
